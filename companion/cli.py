@@ -1,0 +1,286 @@
+"""Command-line entry point: parses arguments and wires adapters together; no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+from companion import __version__
+from companion.clock import RealClock, VirtualClock
+from companion.content.library import Entry, Library, load_library
+from companion.content.phrases import load_phrases
+from companion.content.schema import Programme, Routine
+from companion.engine.plan import Plan, PlanBuilder
+from companion.engine.session import Session
+from companion.io.datadir import sessions_dir
+from companion.io.inputs import KeyboardInput, ScriptError, ScriptFeeder, parse_script
+from companion.io.outputs import JsonPrinter, Output, SessionLog, TextPrinter, clock_text
+from companion.runner import Runner
+from companion.vocabulary import load_vocabulary
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+def _library(args: argparse.Namespace) -> Library:
+    return load_library([Path(p) for p in args.routines] if args.routines else None)
+
+
+def _usable_library(args: argparse.Namespace) -> Library | None:
+    lib = _library(args)
+    if lib.problems:
+        print(f"The routine files have {len(lib.problems)} problem(s); fix them first:", file=sys.stderr)
+        for problem in lib.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+    return lib
+
+
+def _find(lib: Library, entry_id: str) -> Entry | None:
+    entry = lib.get(entry_id)
+    if entry is None:
+        close = difflib.get_close_matches(entry_id, lib.ids(), n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        print(f"There is no routine or programme called '{entry_id}'.{hint} See: companion list", file=sys.stderr)
+    return entry
+
+
+def _plan(lib: Library, entry: Entry) -> Plan:
+    return PlanBuilder(lib.routines, load_phrases()).for_entry(entry)
+
+
+def _duration(lib: Library, entry: Entry) -> float:
+    return sum(step.estimate(1.0) for step in _plan(lib, entry).steps)
+
+
+# -- check ---------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.paths] if args.paths else None
+    lib = load_library(paths if paths else ([Path(p) for p in args.routines] if args.routines else None))
+    for problem in lib.problems:
+        print(problem)
+    if lib.problems:
+        print(f"{len(lib.problems)} problem(s) found.", file=sys.stderr)
+        return EXIT_PROBLEM
+    print(f"OK: {len(lib.routines)} routines and {len(lib.programmes)} programmes, no problems.")
+    return EXIT_OK
+
+
+# -- list and show -------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    lib = _usable_library(args)
+    if lib is None:
+        return EXIT_PROBLEM
+    rows = []
+    for entry in sorted(lib.entries(), key=lambda e: (e.kind, e.id)):
+        rows.append({"id": entry.id, "kind": entry.kind, "title": entry.title,
+                     "duration_seconds": round(_duration(lib, entry)), "purpose": entry.purpose})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max(len(r["id"]) for r in rows)
+    for kind in ("routine", "programme"):
+        print(f"{kind.capitalize()}s:")
+        for row in (r for r in rows if r["kind"] == kind):
+            print(f"  {row['id']:<{width}}  {clock_text(row['duration_seconds']):>6}  {row['title']}")
+    print("\nStart one with: companion run ID   (details: companion show ID)")
+    return EXIT_OK
+
+
+def _frequency(routine: Routine) -> str:
+    freq = routine.frequency
+    parts = []
+    if freq.per_day:
+        parts.append(f"{freq.per_day.describe()} times a day")
+    if freq.spacing_hours:
+        parts.append(f"about {freq.spacing_hours:g} hours apart")
+    if freq.note:
+        parts.append(freq.note)
+    return "; ".join(parts) or "not stated"
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    lib = _usable_library(args)
+    entry = _find(lib, args.id) if lib else None
+    if entry is None:
+        return EXIT_PROBLEM
+    plan = _plan(lib, entry)
+    print(f"{entry.title}  ({entry.id}, {entry.kind})")
+    print(f"  {entry.purpose}")
+    if isinstance(entry, Routine):
+        if entry.position:
+            print(f"  Position: {entry.position}")
+        print(f"  How often: {_frequency(entry)}")
+        for label, items in (("Safety", entry.warnings), ("Limits", entry.limits)):
+            for item in items:
+                print(f"  {label}: {item}")
+        if entry.not_for:
+            print(f"  Not for: {', '.join(entry.not_for)}")
+        for req in entry.requires:
+            extra = f" for {req.practised_weeks:g} weeks" if req.practised_weeks else ""
+            extra += " (first time only)" if req.first_time_only else ""
+            print(f"  Requires: {req.routine}{extra} - {req.why}")
+        if entry.then:
+            print(f"  Always followed by: {entry.then}")
+        if entry.alternative_to:
+            print(f"  Instead of {entry.alternative_to.routine}: {entry.alternative_to.when}")
+    print("\nSteps:")
+    at = 0.0
+    for number, step in enumerate(plan.steps, start=1):
+        length = step.estimate(1.0)
+        print(f"  {number:>2}. [{clock_text(at)}] {step.title}  ({clock_text(length)})")
+        at += length
+    print(f"\nTotal: about {clock_text(at)} (minutes:seconds) at the normal pace.")
+    sources = entry.sources
+    if sources:
+        print("\nSources (lines of back-pain-articles.txt):")
+        for source in sources:
+            print(f"  {source.lines}: \"{source.quote}\"")
+    return EXIT_OK
+
+
+# -- run -----------------------------------------------------------------------
+
+
+def _speech_output(args: argparse.Namespace) -> tuple[Output | None, str | None]:
+    """The speaker, or None and the reason it is unavailable (said once, then text only)."""
+    from companion.speech.speaker import Pyttsx3Speaker, SpeakerOutput, SpeechUnavailable
+
+    try:
+        return SpeakerOutput(Pyttsx3Speaker()), None
+    except SpeechUnavailable as exc:
+        return None, f"Speech is off: {exc}. Carrying on in text."
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    lib = _usable_library(args)
+    entry = _find(lib, args.id) if lib else None
+    if entry is None:
+        return EXIT_PROBLEM
+    if args.virtual_clock and args.keyboard:
+        print("--keyboard needs the real clock: a virtual-clock session finishes at once. "
+              "Use --script FILE to give commands to a virtual-clock session.", file=sys.stderr)
+        return EXIT_USAGE
+    script = []
+    if args.script:
+        try:
+            script = parse_script(Path(args.script))
+        except ScriptError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_USAGE
+
+    phrases = load_phrases()
+    plan = PlanBuilder(lib.routines, phrases).for_entry(entry)
+    session = Session(plan, phrases, {r.id: r.title for r in lib.routines.values()})
+    clock = VirtualClock() if args.virtual_clock else RealClock()
+
+    outputs: list[Output] = []
+    live = None
+    if args.json:
+        outputs.append(JsonPrinter())
+    else:
+        live = TextPrinter(live=None if not args.virtual_clock else False)
+        outputs.append(live)
+    notices = []
+    if not args.text and not args.virtual_clock:
+        speaker, problem = _speech_output(args)
+        if speaker:
+            outputs.append(speaker)
+        else:
+            notices.append(problem)
+    log_path = None
+    if not args.no_log and not args.virtual_clock:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        log_path = sessions_dir() / f"{stamp}-{entry.id}-{os.getpid()}.jsonl"
+        try:
+            outputs.append(SessionLog(log_path))
+        except OSError as exc:
+            notices.append(f"Cannot write the session log at {log_path} ({exc}); this session is not logged.")
+            log_path = None
+
+    runner = Runner(session, clock, load_vocabulary(), outputs, script=script if args.virtual_clock else None,
+                    live=live if live and live.live else None)
+    for notice in notices:
+        runner.notice(notice)
+    feeders = []
+    if args.script and not args.virtual_clock:
+        feeders.append(ScriptFeeder(script, clock, runner.inbox))
+    if args.keyboard:
+        feeders.append(KeyboardInput(clock, runner.inbox))
+        if not args.json:
+            print("Type a command and press Enter (for example: pause, resume, next, stop, help).")
+    for feeder in feeders:
+        feeder.start()
+    reason = runner.run()
+    for feeder in feeders:
+        feeder.stop()
+    if not args.json:
+        print(f"Session {reason} after {clock_text(clock.now())} (minutes:seconds).")
+        if log_path:
+            print(f"Log: {log_path}")
+    return 130 if reason == "interrupted" else EXIT_OK
+
+
+# -- wiring --------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="companion",
+        description="An offline, voice-guided exercise companion for neck and low-back pain. "
+                    "It explains and guides; it does not replace a doctor or physiotherapist.",
+    )
+    parser.add_argument("--version", action="version", version=f"companion {__version__}")
+    parser.add_argument("--routines", action="append", metavar="DIR",
+                        help="read routines from DIR instead of the built-in routines/ folder (repeatable)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list routines and programmes")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="show the steps, timings and warnings of a routine")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("check", help="validate routine files (exit 1 and file:line messages on problems)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the routines folder)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("run", help="run a routine or programme")
+    p.add_argument("id")
+    p.add_argument("--text", action="store_true", help="print cues only; do not speak")
+    p.add_argument("--keyboard", action="store_true", help="read typed commands (pause, resume, next, stop, ...)")
+    p.add_argument("--virtual-clock", action="store_true",
+                   help="simulate time: finishes at once (a preview of the whole session)")
+    p.add_argument("--script", metavar="FILE", help="utterances as 'SECONDS TEXT' lines, fed as if heard")
+    p.add_argument("--json", action="store_true", help="one JSON object per line for every event")
+    p.add_argument("--no-log", action="store_true",
+                   help="do not write a session log file (virtual-clock previews are never logged)")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

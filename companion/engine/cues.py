@@ -1,0 +1,90 @@
+"""What comes out of the engine: small, typed instructions for the outputs.
+
+Outputs (speaker, printer, log) decide how to render a cue; the engine only
+decides what and when. ``at`` is the session time the cue was due, which is
+what makes transcripts exact and reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class SayKind(str, Enum):
+    INSTRUCTION = "instruction"
+    WARNING = "warning"
+    COUNT = "count"
+    BREATHE = "breathe"
+    STATUS = "status"
+    HELP = "help"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Say:
+    at: float
+    text: str
+    kind: SayKind = SayKind.INSTRUCTION
+
+
+@dataclass(frozen=True)
+class Beep:
+    """A short tone marking the start or end of a hold."""
+
+    at: float
+    tone: str  # "start" | "end"
+
+
+@dataclass(frozen=True)
+class ExerciseStarted:
+    at: float
+    routine_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    at: float
+    index: int
+    title: str
+    kind: str
+    duration: float
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    at: float
+    index: int
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """Paused, resumed, or pace changed: outputs may show it."""
+
+    at: float
+    state: str
+    pace: float
+
+
+@dataclass(frozen=True)
+class SessionFinished:
+    at: float
+    reason: str  # "completed" | "stopped"
+
+
+Cue = Say | Beep | ExerciseStarted | StepStarted | StepFinished | StateChanged | SessionFinished
+
+
+def cue_kind(cue: Cue) -> str:
+    """A stable name for a cue, used in logs and JSON output."""
+    return {
+        Say: "say",
+        Beep: "beep",
+        ExerciseStarted: "exercise_started",
+        StepStarted: "step_started",
+        StepFinished: "step_finished",
+        StateChanged: "state",
+        SessionFinished: "finished",
+    }[type(cue)]

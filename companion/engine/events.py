@@ -1,0 +1,53 @@
+"""What goes into the engine: commands, and the passing of time.
+
+Every event carries ``at``, seconds since the session started on a monotonic
+clock. The engine never reads a clock; whoever feeds it decides what time it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Command(str, Enum):
+    STOP = "stop"
+    PAUSE = "pause"
+    RESUME = "resume"
+    NEXT = "next"
+    BACK = "back"
+    REPEAT = "repeat"
+    SLOWER = "slower"
+    FASTER = "faster"
+    HELP = "help"
+    HOW_MANY_LEFT = "how_many_left"
+    WHATS_NEXT = "whats_next"
+    HOW_LONG_LEFT = "how_long_left"
+    PURPOSE = "purpose"
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time has reached ``at``; emit whatever was due by then."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class CommandEvent:
+    """The user asked for ``command`` at ``at`` (``text`` is what they said)."""
+
+    at: float
+    command: Command
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Unrecognised:
+    """The user said something that is not a command."""
+
+    at: float
+    text: str
+
+
+Event = Tick | CommandEvent | Unrecognised

@@ -1,0 +1,369 @@
+"""Turn a routine or programme into a flat list of steps the engine walks through.
+
+A step is what ``next`` and ``back`` move between: an instruction, the safety
+note, a hold, one set of reps (on one side), a rest. Each step produces its
+timed *phases* lazily, one at a time, because the pace can change mid-step and
+should apply from the next rep or call, not from the next exercise.
+
+Pace never stretches a therapeutic hold beyond the routine's stated range:
+holds given as ``[120, 180]`` grow to at most 180 seconds, fixed holds (the
+5-second swallow, the 5-minute wall stand) stay as written. Pace changes the
+parts we chose ourselves: movement tempo, rests, pauses between instructions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from companion.content.phrases import Phrases
+from companion.content.schema import Hold, Programme, Reps, Routine, Span
+from companion.engine.cues import Beep, Say, SayKind
+
+SLOWEST_PACE = 2.0
+FASTEST_PACE = 0.75
+PACE_STEPS = (0.75, 1.0, 1.25, 1.5, 2.0)
+DEFAULT_WORDS_PER_MINUTE = 150.0
+
+Timed = tuple[float, Say | Beep]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of ``duration`` seconds with cues at offsets from its start."""
+
+    duration: float
+    cues: tuple[Timed, ...] = ()
+
+
+@dataclass(frozen=True)
+class Timing:
+    words_per_minute: float = DEFAULT_WORDS_PER_MINUTE
+
+    def speech(self, text: str) -> float:
+        """Roughly how long ``text`` takes to say, so the next cue does not talk over it."""
+        return round(len(text.split()) * 60.0 / self.words_per_minute, 2)
+
+
+def describe_time(seconds: float) -> str:
+    """Spoken form of a duration: '4 minutes', '1 minute 30 seconds', '45 seconds'."""
+    total = int(math.ceil(seconds - 1e-9))
+    minutes, secs = divmod(total, 60)
+    parts = []
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    if secs or not minutes:
+        parts.append(f"{secs} second{'s' if secs != 1 else ''}")
+    return " ".join(parts)
+
+
+@dataclass
+class Step:
+    """Base class: subclasses say how their phases unfold."""
+
+    routine_id: str
+    title: str
+    kind: str
+    main: Say
+    purpose: str | None = None
+    skippable: bool = True
+
+    def phase(self, index: int, progress: float, pace: float, step_pace: float) -> Phase | None:
+        """Phase ``index`` given ``progress`` seconds of earlier phases; None when done."""
+        raise NotImplementedError
+
+    def estimate(self, pace: float) -> float:
+        """Planned length of the whole step at ``pace``."""
+        total, index, progress = 0.0, 0, 0.0
+        while (ph := self.phase(index, progress, pace, pace)) is not None:
+            total += ph.duration
+            progress += ph.duration
+            index += 1
+        return total
+
+
+@dataclass
+class SpeechStep(Step):
+    """Sentences said one after another, then a short settle pause."""
+
+    lines: tuple[Say, ...] = ()
+    settle: float = 1.0
+    timing: Timing = field(default_factory=Timing)
+
+    def phase(self, index: int, progress: float, pace: float, step_pace: float) -> Phase | None:
+        if index >= len(self.lines):
+            return None
+        line = self.lines[index]
+        last = index == len(self.lines) - 1
+        duration = self.timing.speech(line.text) + (self.settle * pace if last else 0.3)
+        return Phase(round(duration, 2), ((0.0, line),))
+
+
+@dataclass
+class RestStep(Step):
+    seconds: float = 30.0
+    phrases: Phrases | None = None
+    timing: Timing = field(default_factory=Timing)
+
+    def phase(self, index: int, progress: float, pace: float, step_pace: float) -> Phase | None:
+        if index > 0:
+            return None
+        length = self.seconds * step_pace
+        cues: list[Timed] = [(0.0, self.main)]
+        if length >= 10 and self.phrases:
+            cues.append((length - 3, Say(0, self.phrases.get_ready, SayKind.INSTRUCTION)))
+        return Phase(round(length, 2), tuple(cues))
+
+
+@dataclass
+class HoldStep(Step):
+    """Hold a position for a time (or keep a rhythm of ``calls`` going), counting down."""
+
+    hold: Hold | None = None
+    phrases: Phrases | None = None
+    timing: Timing = field(default_factory=Timing)
+
+    def hold_seconds(self, pace: float) -> float:
+        return clamp_to_span(self.hold.seconds, pace)
+
+    def _lead_lines(self) -> list[Timed]:
+        """The cue, then the limit and breathing reminder, said before the timer starts."""
+        hold, at, lines = self.hold, 0.0, []
+        for say in (self.main, Say(0, hold.limit or "", SayKind.INSTRUCTION), Say(0, hold.breathe or "", SayKind.BREATHE)):
+            if say.text:
+                lines.append((round(at, 2), say))
+                at += self.timing.speech(say.text) + 0.3
+        return lines
+
+    def _lead_in(self) -> float:
+        lines = self._lead_lines()
+        return round(lines[-1][0] + self.timing.speech(lines[-1][1].text) + 0.5, 2)
+
+    def _release(self) -> float:
+        return self.timing.speech(self.hold.release) + 1.0
+
+    def phase(self, index: int, progress: float, pace: float, step_pace: float) -> Phase | None:
+        hold, lead = self.hold, self._lead_in()
+        length = self.hold_seconds(step_pace)
+        if index == 0:
+            return Phase(lead, tuple(self._lead_lines()))
+        start = round(progress - lead, 6)
+        if start >= length + self._release() - 1e-6:
+            return None
+        if start >= length - 1e-6:
+            return Phase(self._release(), ((0.0, Beep(0, "end")), (0.0, Say(0, hold.release, SayKind.INSTRUCTION))))
+        end = min(length, start + hold.call_every * pace) if hold.calls else length
+        return Phase(round(end - start, 6), tuple(self._cues_between(start, end, length, index)))
+
+    def _cues_between(self, start: float, end: float, length: float, index: int) -> list[Timed]:
+        hold = self.hold
+        timed: list[Timed] = []
+        if start == 0:
+            timed.append((0.0, Beep(0, "start")))
+        announcements = self._announcements(length)
+        if hold.calls:
+            call = hold.calls[(index - 1) % len(hold.calls)]
+            # A call is dropped where it would talk over a countdown or time announcement.
+            if not any(-1.0 <= at - start < 2.5 for at, _ in announcements):
+                timed.append((0.0, Say(0, call, SayKind.COUNT)))
+        for at, text in announcements:
+            if start <= at < end:
+                timed.append((round(at - start, 6), Say(0, text, SayKind.COUNT)))
+        timed.sort(key=lambda item: item[0])
+        return timed
+
+    def _announcements(self, length: float) -> list[tuple[float, str]]:
+        """Hold-time offsets and texts of the spoken countdown and comfort checks."""
+        hold, ph = self.hold, self.phrases
+        mode = hold.count
+        if mode == "auto":
+            mode = "up" if length <= 10 else "minutes"
+        out: dict[float, list[str]] = {}
+        if mode == "up":
+            for n in range(1, int(length) + 1):
+                out.setdefault(float(n - 1), []).append(str(n))
+        elif mode == "down":
+            for n in range(int(length), 0, -1):
+                out.setdefault(length - n, []).append(str(n))
+        elif mode == "minutes":
+            marks = [60.0 * m for m in range(1, int((length - 1) // 60) + 1)]
+            if length > 45:
+                marks.append(30.0)
+            for left in sorted(set(marks), reverse=True):
+                out.setdefault(length - left, []).append(ph.time_left.format(time=describe_time(left)))
+            for n in range(5, 0, -1):
+                if length > n + 5:
+                    out.setdefault(length - n, []).append(str(n))
+        if hold.comfort_check_every:
+            t = hold.comfort_check_every
+            while t < length - 15:
+                near = [k for k in out if abs(k - t) <= 5 and not out[k][0].isdigit()]
+                out.setdefault(near[0] if near else t, []).append(ph.comfort_check)
+                t += hold.comfort_check_every
+        return [(at, " ".join(texts)) for at, texts in sorted(out.items())]
+
+
+@dataclass
+class RepsStep(Step):
+    """One set of repetitions, on one side if the routine has sides."""
+
+    reps: Reps | None = None
+    set_number: int = 1
+    side: str | None = None
+    phrases: Phrases | None = None
+    timing: Timing = field(default_factory=Timing)
+    first: bool = True
+
+    @property
+    def count(self) -> int:
+        return int(self.reps.count.low)
+
+    def _per_rep(self) -> int:
+        return 2 + (1 if self.reps.hold_seconds else 0)
+
+    def rep_at(self, phase_index: int) -> int:
+        """Which rep (1-based) a phase belongs to; 0 for the set's opening words."""
+        return 0 if phase_index == 0 else (phase_index - 1) // self._per_rep() + 1
+
+    def phase(self, index: int, progress: float, pace: float, step_pace: float) -> Phase | None:
+        reps, ph = self.reps, self.phrases
+        if index == 0:
+            lines = []
+            if reps.sets > 1:
+                lines.append(ph.set_announce.format(number=self.set_number, total=reps.sets))
+            if self.side:
+                lines.append(ph.side_announce.format(side=self.side.capitalize()))
+            lines = [Say(0, " ".join(lines), SayKind.INSTRUCTION)] if lines else []
+            if self.first:
+                lines += [Say(0, t, k) for t, k in ((reps.limit, SayKind.INSTRUCTION), (reps.breathe, SayKind.BREATHE)) if t]
+            duration = sum(self.timing.speech(s.text) + 0.3 for s in lines) + 0.5
+            return Phase(round(duration, 2), tuple((0.0, s) for s in lines))
+        rep = self.rep_at(index)
+        if rep > self.count:
+            return None
+        part = (index - 1) % self._per_rep()
+        if part == 0:
+            text = reps.move if rep == 1 else (reps.move_short or reps.move)
+            say = Say(0, f"{rep}. {text}", SayKind.INSTRUCTION)
+            return Phase(round(max(reps.move_seconds * pace, self.timing.speech(say.text)), 2), ((0.0, say),))
+        if part == 1 and reps.hold_seconds:
+            counts = tuple(
+                (float(n - 1), Say(0, str(n), SayKind.COUNT)) for n in range(1, int(reps.hold_seconds) + 1)
+            ) if reps.count_hold else ()
+            return Phase(float(reps.hold_seconds), counts)
+        say = Say(0, reps.release, SayKind.INSTRUCTION)
+        return Phase(round(max(reps.release_seconds * pace, self.timing.speech(say.text)), 2), ((0.0, say),))
+
+
+def clamp_to_span(span: Span, pace: float) -> float:
+    """A hold at ``pace``: longer when slower, but never outside the stated range."""
+    return min(max(span.low * pace, span.low), span.high)
+
+
+@dataclass
+class Plan:
+    title: str
+    purpose: str
+    steps: list[Step]
+
+
+class PlanBuilder:
+    """Builds steps from routine models; knows the phrasing, not the timing of a session."""
+
+    def __init__(self, routines: dict[str, Routine], phrases: Phrases, timing: Timing | None = None):
+        self.routines = routines
+        self.phrases = phrases
+        self.timing = timing or Timing()
+
+    def for_entry(self, entry: Routine | Programme) -> Plan:
+        if isinstance(entry, Programme):
+            return self.for_programme(entry)
+        return Plan(entry.title, entry.purpose, self._routine_with_followers(entry, None))
+
+    def for_programme(self, programme: Programme) -> Plan:
+        ph = self.phrases
+        count = len(programme.routine_ids())
+        intro = self._speech(programme.id, "Introduction", "intro",
+                             [Say(0, ph.programme_intro.format(title=programme.title, purpose=programme.purpose,
+                                                               count=count))], programme.purpose)
+        steps: list[Step] = [intro]
+        ids = programme.routine_ids()
+        for i, item in enumerate(programme.items):
+            if item.rest:
+                steps.append(self._rest(programme.id, item.rest))
+                continue
+            following = ids[ids.index(item.routine) + 1] if item.routine != ids[-1] else None
+            steps.extend(self._routine_with_followers(self.routines[item.routine], following))
+        return Plan(programme.title, programme.purpose, steps)
+
+    def _routine_with_followers(self, routine: Routine, next_in_programme: str | None) -> list[Step]:
+        """A routine, plus the routine it must always be followed by (``then``)."""
+        follower = self.routines.get(routine.then) if routine.then else None
+        if follower and follower.id == next_in_programme:
+            follower = None
+        steps = self.routine_steps(routine, follower)
+        if follower:
+            steps.extend(self.routine_steps(follower, None, as_follower=True))
+        return steps
+
+    def routine_steps(self, routine: Routine, follower: Routine | None, as_follower: bool = False) -> list[Step]:
+        ph, rid = self.phrases, routine.id
+        intro_lines = [Say(0, (ph.then_intro.format(title=routine.title) if as_follower
+                               else ph.exercise_intro.format(title=routine.title, purpose=routine.purpose)))]
+        if follower:
+            intro_lines.append(Say(0, ph.then_notice.format(title=follower.title)))
+        steps: list[Step] = [self._speech(rid, routine.title, "intro", intro_lines, routine.purpose)]
+        if routine.warnings:
+            lines = [Say(0, ph.safety_intro, SayKind.WARNING)] + [Say(0, w, SayKind.WARNING) for w in routine.warnings]
+            warning = self._speech(rid, "Safety note", "warning", lines, routine.purpose)
+            warning.skippable = False
+            steps.append(warning)
+        for item in routine.steps:
+            if item.say:
+                steps.append(self._speech(rid, _short(item.say), item.kind, [Say(0, item.say)], routine.purpose,
+                                          settle=max(1.0, item.pause)))
+            elif item.hold:
+                main = Say(0, item.hold.cue)
+                steps.append(HoldStep(rid, f"Hold for {describe_time(clamp_to_span(item.hold.seconds, 1.0))}", "hold", main,
+                                      routine.purpose, hold=item.hold, phrases=ph, timing=self.timing))
+            elif item.reps:
+                steps.extend(self._reps(routine, item.reps))
+            elif item.rest:
+                steps.append(self._rest(rid, item.rest))
+        steps.append(self._speech(rid, "Finish", "finish", [Say(0, routine.finish)], routine.purpose))
+        return steps
+
+    def _reps(self, routine: Routine, reps: Reps) -> list[Step]:
+        steps: list[Step] = []
+        sides = reps.sides or [None]
+        first = True
+        for set_number in range(1, reps.sets + 1):
+            for side in sides:
+                if not first and reps.rest_between_sets:
+                    steps.append(self._rest(routine.id, reps.rest_between_sets))
+                side_part = f", {side} side" if side else ""
+                title = f"Set {set_number} of {reps.sets}{side_part}: {int(reps.count.low)} x {_short(reps.move, 5)}"
+                steps.append(RepsStep(routine.id, title, "reps", Say(0, reps.move), routine.purpose, reps=reps,
+                                      set_number=set_number, side=side, phrases=self.phrases,
+                                      timing=self.timing, first=first))
+                first = False
+        return steps
+
+    def _rest(self, routine_id: str, seconds: float) -> RestStep:
+        text = self.phrases.rest.format(time=describe_time(seconds))
+        return RestStep(routine_id, f"Rest {describe_time(seconds)}", "rest", Say(0, text), None,
+                        seconds=seconds, phrases=self.phrases, timing=self.timing)
+
+    def _speech(self, routine_id: str, title: str, kind: str, lines: list[Say], purpose: str | None,
+                settle: float = 1.0) -> SpeechStep:
+        main = next((s for s in lines if s.kind is not SayKind.WARNING or len(lines) == 1), lines[0])
+        if kind == "warning":
+            main = replace(lines[-1])
+        return SpeechStep(routine_id, title, kind, main, purpose, lines=tuple(lines), settle=settle,
+                          timing=self.timing)
+
+
+def _short(text: str, words: int = 10) -> str:
+    """A step title: the first sentence, cut to a few words."""
+    parts = text.split(". ")[0].rstrip(".").split()
+    return " ".join(parts[:words]) + ("..." if len(parts) > words else "")

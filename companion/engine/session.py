@@ -1,0 +1,287 @@
+"""The routine engine: a deterministic state machine, events in, cues out.
+
+It owns "what happens next" and nothing else: no clock, no audio, no files.
+Every deadline is computed from the phase start, which is computed from the
+session start, so waiting never accumulates drift however late the caller
+wakes up; a pause shifts the current phase start by exactly the paused time,
+so a hold resumes where it left off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from companion.content.phrases import Phrases
+from companion.engine.cues import (Cue, ExerciseStarted, Say, SayKind, SessionFinished, StateChanged,
+                                   StepFinished, StepStarted)
+from companion.engine.events import Command, CommandEvent, Event, Tick, Unrecognised
+from companion.engine.plan import PACE_STEPS, HoldStep, Phase, Plan, RepsStep, Step, describe_time
+
+
+@dataclass(frozen=True)
+class Status:
+    """A snapshot for displays and status answers; derived, never stored."""
+
+    at: float
+    step_index: int
+    step_count: int
+    step_title: str
+    step_kind: str
+    step_elapsed: float
+    step_total: float
+    session_left: float
+    paused: bool
+    finished: bool
+    pace: float
+
+
+class Session:
+    """Walks a :class:`Plan`. Feed it events with :meth:`feed`; render the cues it returns."""
+
+    def __init__(self, plan: Plan, phrases: Phrases, titles: dict[str, str] | None = None, pace: float = 1.0):
+        if not plan.steps:
+            raise ValueError("a session needs at least one step")
+        self.plan = plan
+        self.phrases = phrases
+        self.titles = titles or {}
+        self.pace = min(PACE_STEPS, key=lambda p: abs(p - pace))
+        self.now = 0.0
+        self.started = False
+        self.finished = False
+        self.paused = False
+        self._paused_at = 0.0
+        self._index = 0
+        self._step_pace = self.pace
+        self._step_start = 0.0
+        self._phase_index = 0
+        self._phase: Phase | None = None
+        self._phase_start = 0.0
+        self._progress = 0.0
+        self._next_cue = 0
+        self._last_routine: str | None = None
+
+    # -- public API ---------------------------------------------------------
+
+    def start(self, at: float = 0.0) -> list[Cue]:
+        if self.started:
+            return []
+        self.started = True
+        self.now = at
+        out: list[Cue] = []
+        self._enter_step(0, at, out)
+        self._run_until(at, out)
+        return out
+
+    def feed(self, event: Event) -> list[Cue]:
+        """Apply one event and return the cues it causes, in time order."""
+        if not self.started:
+            out = self.start(0.0)
+        else:
+            out = []
+        if self.finished:
+            return out
+        at = max(event.at, self.now)  # time never runs backwards
+        self._run_until(at, out)
+        if self.finished:
+            return out
+        if isinstance(event, CommandEvent):
+            self._command(event.command, at, out)
+        elif isinstance(event, Unrecognised):
+            out.append(Say(at, self.phrases.unknown, SayKind.SYSTEM))
+        self.now = at
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When the next cue or phase change is due; None when paused or finished."""
+        if self.finished or self.paused or self._phase is None:
+            return None
+        if self._next_cue < len(self._phase.cues):
+            return self._phase_start + self._phase.cues[self._next_cue][0]
+        return self._phase_start + self._phase.duration
+
+    def status(self, at: float | None = None) -> Status:
+        at = self.now if at is None else max(at, self.now)
+        step = self.plan.steps[self._index]
+        elapsed = self._step_elapsed(at)
+        total = step.estimate(self._step_pace) if not self.finished else 0.0
+        left = 0.0 if self.finished else max(0.0, total - elapsed) + sum(
+            s.estimate(self.pace) for s in self.plan.steps[self._index + 1:])
+        return Status(at, self._index, len(self.plan.steps), step.title, step.kind, elapsed, total, left,
+                      self.paused, self.finished, self.pace)
+
+    @property
+    def current_step(self) -> Step:
+        return self.plan.steps[self._index]
+
+    # -- time ---------------------------------------------------------------
+
+    def _step_elapsed(self, at: float) -> float:
+        if self._phase is None:
+            return 0.0
+        now = self._paused_at if self.paused else at
+        return self._progress + max(0.0, now - self._phase_start)
+
+    def _run_until(self, at: float, out: list[Cue]) -> None:
+        while not self.finished and not self.paused and self._phase is not None:
+            cues = self._phase.cues
+            while self._next_cue < len(cues) and self._phase_start + cues[self._next_cue][0] <= at + 1e-9:
+                offset, cue = cues[self._next_cue]
+                out.append(replace(cue, at=round(self._phase_start + offset, 6)))
+                self._next_cue += 1
+            end = self._phase_start + self._phase.duration
+            if end > at + 1e-9:
+                break
+            self._progress += self._phase.duration
+            self._phase_index += 1
+            self._begin_phase(end, out)
+
+    def _begin_phase(self, start: float, out: list[Cue]) -> None:
+        step = self.plan.steps[self._index]
+        phase = step.phase(self._phase_index, self._progress, self.pace, self._step_pace)
+        if phase is None:
+            out.append(StepFinished(round(start, 6), self._index))
+            self._enter_step(self._index + 1, start, out)
+            return
+        self._phase, self._phase_start, self._next_cue = phase, start, 0
+
+    def _enter_step(self, index: int, at: float, out: list[Cue]) -> None:
+        if index >= len(self.plan.steps):
+            self._phase = None
+            self._finish(at, "completed", self.phrases.session_done, out)
+            return
+        self._index = index
+        step = self.plan.steps[index]
+        if step.routine_id != self._last_routine and step.routine_id in self.titles:
+            out.append(ExerciseStarted(round(at, 6), step.routine_id, self.titles[step.routine_id]))
+        self._last_routine = step.routine_id
+        self._step_pace = self.pace
+        self._step_start = at
+        self._phase_index, self._progress = 0, 0.0
+        out.append(StepStarted(round(at, 6), index, step.title, step.kind, round(step.estimate(self.pace), 2)))
+        self._phase = None
+        self._begin_phase(at, out)
+
+    def _finish(self, at: float, reason: str, text: str, out: list[Cue]) -> None:
+        out.append(Say(round(at, 6), text, SayKind.SYSTEM))
+        out.append(SessionFinished(round(at, 6), reason))
+        self.finished = True
+
+    # -- commands -----------------------------------------------------------
+
+    def _command(self, command: Command, at: float, out: list[Cue]) -> None:
+        ph = self.phrases
+        say = lambda text, kind=SayKind.SYSTEM: out.append(Say(at, text, kind))  # noqa: E731
+        if command is Command.STOP:
+            self._finish(at, "stopped", ph.stopped, out)
+        elif command is Command.PAUSE:
+            if self.paused:
+                say(ph.already_paused)
+            else:
+                self.paused, self._paused_at = True, at
+                say(ph.paused)
+                out.append(StateChanged(at, "paused", self.pace))
+        elif command is Command.RESUME:
+            if not self.paused:
+                say(ph.not_paused)
+            else:
+                self._unpause(at, out)
+                step = self.current_step
+                if isinstance(step, HoldStep) and self._phase_index > 0:
+                    say(ph.resumed_hold.format(left=describe_time(self._hold_left(at))))
+                else:
+                    say(ph.resumed)
+                self._run_until(at, out)
+        elif command is Command.NEXT:
+            if not self.current_step.skippable:
+                say(ph.cannot_skip_warning)
+            else:
+                self._jump(self._index + 1, at, out, skipped=True)
+        elif command is Command.BACK:
+            target = self._index - 1
+            while target >= 0 and not self.plan.steps[target].skippable:
+                target -= 1
+            if target < 0:
+                say(ph.first_step)
+                target = self._index
+            self._jump(target, at, out, skipped=True)
+        elif command is Command.REPEAT:
+            out.append(replace(self.current_step.main, at=at))
+        elif command in (Command.SLOWER, Command.FASTER):
+            self._change_pace(command, at, out)
+        elif command is Command.HELP:
+            say(ph.help_paused if self.paused else ph.help_running, SayKind.HELP)
+        else:
+            say(self._answer(command, at), SayKind.STATUS)
+
+    def _unpause(self, at: float, out: list[Cue]) -> None:
+        if self.paused:
+            self._phase_start += at - self._paused_at
+            self.paused = False
+            out.append(StateChanged(at, "running", self.pace))
+
+    def _jump(self, index: int, at: float, out: list[Cue], skipped: bool) -> None:
+        self._unpause(at, out)
+        out.append(StepFinished(at, self._index, skipped=skipped))
+        self._enter_step(index, at, out)
+        self._run_until(at, out)
+
+    def _change_pace(self, command: Command, at: float, out: list[Cue]) -> None:
+        ph = self.phrases
+        i = PACE_STEPS.index(self.pace)
+        if command is Command.SLOWER:
+            if i == len(PACE_STEPS) - 1:
+                out.append(Say(at, ph.slowest, SayKind.SYSTEM))
+                return
+            self.pace = PACE_STEPS[i + 1]
+            out.append(Say(at, ph.slower, SayKind.SYSTEM))
+        else:
+            if i == 0:
+                out.append(Say(at, ph.fastest, SayKind.SYSTEM))
+                return
+            self.pace = PACE_STEPS[i - 1]
+            out.append(Say(at, ph.faster, SayKind.SYSTEM))
+        out.append(StateChanged(at, "paused" if self.paused else "running", self.pace))
+
+    # -- status answers -------------------------------------------------------
+
+    def _hold_left(self, at: float) -> float:
+        step = self.current_step
+        assert isinstance(step, HoldStep)
+        lead = step.phase(0, 0, self.pace, self._step_pace).duration
+        held = self._step_elapsed(at) - lead
+        return max(0.0, step.hold_seconds(self._step_pace) - max(0.0, held))
+
+    def _routine_steps_after(self) -> list[Step]:
+        rid = self.current_step.routine_id
+        return [s for s in self.plan.steps[self._index + 1:] if s.routine_id == rid]
+
+    def _answer(self, command: Command, at: float) -> str:
+        ph, step = self.phrases, self.current_step
+        if command is Command.HOW_MANY_LEFT:
+            if isinstance(step, RepsStep):
+                done = max(0, step.rep_at(self._phase_index) - 1)
+                parts = [ph.reps_left.format(reps=step.count - done)]
+                sets_after = sum(1 for s in self._routine_steps_after() if isinstance(s, RepsStep))
+                if sets_after:
+                    parts.append(ph.sets_left.format(sets=sets_after))
+                return " ".join(parts)
+            if isinstance(step, HoldStep) and self._phase_index > 0:
+                return ph.hold_left.format(time=describe_time(self._hold_left(at)))
+            later = []
+            for s in self.plan.steps[self._index + 1:]:
+                if s.kind == "intro" and s.routine_id not in later and s.routine_id != step.routine_id:
+                    later.append(s.routine_id)
+            return ph.exercises_left.format(count=len(later)) if later else ph.last_exercise
+        if command is Command.WHATS_NEXT:
+            if self._index + 1 >= len(self.plan.steps):
+                return ph.nothing_next
+            return ph.next_is.format(title=self.plan.steps[self._index + 1].title)
+        if command is Command.HOW_LONG_LEFT:
+            status = self.status(at)
+            text = ph.session_left.format(time=describe_time(status.session_left))
+            if isinstance(step, HoldStep) and self._phase_index > 0:
+                text = ph.hold_left.format(time=describe_time(self._hold_left(at))) + " " + text
+            return text
+        if command is Command.PURPOSE:
+            return ph.purpose.format(purpose=step.purpose) if step.purpose else ph.no_purpose
+        raise ValueError(f"not a status question: {command}")

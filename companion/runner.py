@@ -1,0 +1,124 @@
+"""The one loop that owns a session: inputs -> vocabulary -> engine -> outputs.
+
+Input threads only put :class:`Heard` items on a queue; this loop is the only
+caller of the engine, so the engine needs no locks. On a virtual clock the
+loop jumps straight from deadline to deadline (merging script lines in time
+order), which is what makes a 5-minute hold finish in microseconds.
+"""
+
+from __future__ import annotations
+
+import queue
+from typing import Any, Iterable
+
+from companion.clock import Clock, VirtualClock
+from companion.engine.cues import Cue
+from companion.engine.events import Command, CommandEvent, Tick, Unrecognised
+from companion.engine.session import Session
+from companion.io.inputs import Heard
+from companion.io.outputs import Output, TextPrinter
+from companion.io.records import cue_record, heard_record, note_record
+from companion.vocabulary import Vocabulary
+
+REFRESH_SECONDS = 0.25
+
+
+class Runner:
+    def __init__(self, session: Session, clock: Clock, vocabulary: Vocabulary, outputs: Iterable[Output],
+                 script: list[Heard] | None = None, live: TextPrinter | None = None):
+        self.session = session
+        self.clock = clock
+        self.vocabulary = vocabulary
+        self.outputs = list(outputs)
+        self.inbox: "queue.Queue[Heard]" = queue.Queue()
+        self._script = list(script or [])
+        self._live = live
+        self.records: list[dict[str, Any]] = []
+
+    # -- output ---------------------------------------------------------------
+
+    def _emit_record(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        for output in self.outputs:
+            output.write(record)
+
+    def _emit(self, cues: list[Cue]) -> None:
+        for cue in cues:
+            self._emit_record(cue_record(cue))
+
+    def notice(self, text: str) -> None:
+        """Tell the user something about the set-up (missing hardware, ...) and log it."""
+        self._emit_record(note_record(self.clock.now(), "notice", text))
+
+    # -- input ----------------------------------------------------------------
+
+    def hear(self, heard: Heard) -> None:
+        """Understand one utterance and feed it to the engine; stop cuts speech off first."""
+        match = self.vocabulary.match(heard.text)
+        at = max(heard.at, self.session.now)
+        if match and match.command is Command.STOP:
+            for output in self.outputs:
+                output.interrupt()
+        self._emit_record(heard_record(at, heard.text, match.command.value if match else None, heard.source))
+        event = CommandEvent(at, match.command, heard.text) if match else Unrecognised(at, heard.text)
+        self._emit(self.session.feed(event))
+
+    # -- the loop -------------------------------------------------------------
+
+    def run(self) -> str:
+        """Run until the session ends; returns "completed", "stopped" or "interrupted"."""
+        try:
+            self._emit(self.session.start(self.clock.now()))
+            if isinstance(self.clock, VirtualClock):
+                self._run_virtual(self.clock)
+            else:
+                self._run_real()
+        except KeyboardInterrupt:
+            for output in self.outputs:
+                output.interrupt()
+            self._emit_record(note_record(self.clock.now(), "interrupted", "Interrupted with Ctrl-C."))
+            self._emit(self.session.feed(CommandEvent(self.clock.now(), Command.STOP, "ctrl-c")))
+            return "interrupted"
+        finally:
+            for output in self.outputs:
+                output.close()
+        return self._reason()
+
+    def _reason(self) -> str:
+        for record in reversed(self.records):
+            if record["kind"] == "finished":
+                return record["text"]
+        return "unfinished"
+
+    def _run_virtual(self, clock: VirtualClock) -> None:
+        script = self._script
+        while not self.session.finished:
+            deadline = self.session.next_deadline()
+            if script and (deadline is None or script[0].at <= deadline):
+                line = script.pop(0)
+                clock.advance_to(line.at)
+                self._emit(self.session.feed(Tick(clock.now())))
+                if not self.session.finished:
+                    self.hear(Heard(clock.now(), line.text, line.source))
+                continue
+            if deadline is None:
+                self.notice("The script ended while the session was paused, so the session ends here.")
+                self._emit(self.session.feed(CommandEvent(clock.now(), Command.STOP, "end of script")))
+                return
+            clock.advance_to(deadline)
+            self._emit(self.session.feed(Tick(deadline)))
+
+    def _run_real(self) -> None:
+        while not self.session.finished:
+            deadline = self.session.next_deadline()
+            wait = REFRESH_SECONDS if deadline is None else min(REFRESH_SECONDS, deadline - self.clock.now())
+            try:
+                heard = self.inbox.get(timeout=max(0.0, wait))
+            except queue.Empty:
+                self._emit(self.session.feed(Tick(self.clock.now())))
+            else:
+                self._emit(self.session.feed(Tick(heard.at)))
+                if not self.session.finished:
+                    self.hear(heard)
+            if self._live is not None:
+                self._live.show_status(self.session.status(self.clock.now()))

@@ -1,0 +1,201 @@
+"""Speech out: pyttsx3 (espeak-ng) synthesises, we play the samples ourselves.
+
+Why not ``pyttsx3.say()``: it plays through ``aplay`` and cannot be
+interrupted (measured here: ``stop()`` blocked for 10 s of a 12 s sentence),
+and "stop" must silence the companion at once. So one thread owns the
+pyttsx3 engine (it allows one per process, from one thread), synthesises each
+utterance to a WAV file, checks the file really has audio (the driver
+sometimes writes an empty one), and plays it in short chunks through a
+sounddevice stream that :meth:`Pyttsx3Speaker.interrupt` can abort.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import queue
+import tempfile
+import threading
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+CHUNK_SECONDS = 0.05
+
+
+class Speaker(Protocol):
+    def say(self, text: str) -> None:
+        """Queue ``text`` to be spoken; returns at once."""
+
+    def beep(self, tone: str) -> None: ...
+
+    def interrupt(self) -> None:
+        """Silence current speech and drop everything queued."""
+
+    def close(self) -> None: ...
+
+
+class SpeechUnavailable(RuntimeError):
+    """Speech out cannot work here; the message says what is missing and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    rate: int = 160
+    volume: float = 1.0
+    voice: str | None = None
+
+
+def _quiet_driver() -> None:
+    """The espeak driver prints 'Audio saved to ...' for every file; keep the terminal clean."""
+    try:
+        from pyttsx3.drivers import espeak as driver
+    except Exception:  # noqa: BLE001 - any import failure is reported by open_engine
+        return
+    driver.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+
+
+def open_engine(voice: Voice) -> Any:
+    """Initialise pyttsx3 or raise :class:`SpeechUnavailable` with the fix."""
+    try:
+        import pyttsx3
+    except ImportError as exc:
+        raise SpeechUnavailable(f"pyttsx3 is not installed ({exc}). Fix: pip install pyttsx3") from None
+    _quiet_driver()
+    try:
+        engine = pyttsx3.init()
+    except Exception as exc:  # noqa: BLE001 - pyttsx3 raises many kinds here
+        raise SpeechUnavailable(
+            f"the espeak-ng speech library could not be loaded ({exc}). "
+            "Fix: sudo apt-get install libespeak-ng1"
+        ) from None
+    engine.setProperty("rate", voice.rate)
+    engine.setProperty("volume", voice.volume)
+    if voice.voice:
+        known = {v.id for v in engine.getProperty("voices")} | {v.name for v in engine.getProperty("voices")}
+        if voice.voice not in known:
+            raise SpeechUnavailable(f"there is no voice called '{voice.voice}'; 'espeak-ng --voices' lists them")
+        engine.setProperty("voice", voice.voice)
+    return engine
+
+
+def synthesise(engine: Any, text: str, path: Path) -> bytes:
+    """Speak ``text`` into ``path`` and return its 16-bit mono frames; retry once if empty."""
+    for _ in range(2):
+        engine.save_to_file(text, str(path))
+        engine.runAndWait()
+        try:
+            with wave.open(str(path), "rb") as wav:
+                frames = wav.readframes(wav.getnframes())
+        except (OSError, EOFError, wave.Error):
+            frames = b""
+        if frames:
+            return frames
+    raise RuntimeError(f"speech synthesis produced no audio for: {text[:40]!r}")
+
+
+def tone(seconds: float = 0.15, freq: float = 880.0, rate: int = 22050) -> bytes:
+    samples = array.array("h", (int(8000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(int(seconds * rate))))
+    return samples.tobytes()
+
+
+def open_output_stream(rate: int = 22050) -> Any:
+    """A raw 16-bit mono output stream, or :class:`SpeechUnavailable` saying what is missing."""
+    try:
+        import sounddevice as sd
+    except OSError as exc:
+        raise SpeechUnavailable(
+            f"the PortAudio sound library is missing ({exc}). Fix: sudo apt-get install libportaudio2"
+        ) from None
+    try:
+        sd.query_devices(kind="output")
+        return sd.RawOutputStream(samplerate=rate, channels=1, dtype="int16")
+    except Exception as exc:  # noqa: BLE001 - PortAudioError and ValueError both mean "no device"
+        raise SpeechUnavailable(
+            f"no audio output device was found ({exc}). Connect speakers or headphones, "
+            "or check the sound settings ('python3 -m sounddevice' lists the devices it can see)"
+        ) from None
+
+
+class Pyttsx3Speaker:
+    """Speaks queued sentences on a dedicated thread; interruptible within one chunk (50 ms)."""
+
+    def __init__(self, voice: Voice = Voice()):
+        self._engine = open_engine(voice)
+        self._stream = open_output_stream()
+        self._queue: "queue.Queue[tuple[int, str, str] | None]" = queue.Queue()
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._tmp = tempfile.TemporaryDirectory(prefix="companion-tts-")
+        self._thread = threading.Thread(target=self._work, daemon=True, name="speaker")
+        self._thread.start()
+
+    def say(self, text: str) -> None:
+        self._queue.put((self._generation, "say", text))
+
+    def beep(self, tone_name: str) -> None:
+        self._queue.put((self._generation, "beep", tone_name))
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self._generation += 1
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        try:
+            self._stream.abort()
+        except Exception:  # noqa: BLE001 - aborting an idle stream may complain; nothing to do
+            pass
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self._stream.close()
+        self._tmp.cleanup()
+
+    def _work(self) -> None:
+        path = Path(self._tmp.name) / "utterance.wav"
+        while (item := self._queue.get()) is not None:
+            generation, kind, payload = item
+            if generation != self._generation:
+                continue
+            try:
+                audio = tone(freq=660 if payload == "end" else 880) if kind == "beep" else synthesise(
+                    self._engine, payload, path)
+            except RuntimeError:
+                continue
+            self._play(audio, generation)
+
+    def _play(self, audio: bytes, generation: int) -> None:
+        if self._stream.stopped:
+            self._stream.start()
+        step = int(22050 * CHUNK_SECONDS) * 2
+        for start in range(0, len(audio), step):
+            if generation != self._generation:
+                return
+            try:
+                self._stream.write(audio[start:start + step])
+            except Exception:  # noqa: BLE001 - aborted mid-write by interrupt()
+                return
+
+
+class SpeakerOutput:
+    """Adapts a :class:`Speaker` to the runner's record stream: it speaks ``say`` records."""
+
+    def __init__(self, speaker: Speaker):
+        self.speaker = speaker
+
+    def write(self, record: dict[str, Any]) -> None:
+        if record["kind"] == "say":
+            self.speaker.say(record["text"])
+        elif record["kind"] == "beep":
+            self.speaker.beep(record["text"])
+
+    def interrupt(self) -> None:
+        self.speaker.interrupt()
+
+    def close(self) -> None:
+        self.speaker.close()

@@ -1,0 +1,113 @@
+"""Text -> command, from the phrase list in ``content/vocabulary.yaml``.
+
+One matcher serves typed commands, scripts and (later) speech transcripts.
+Matching is by whole normalised phrases: the utterance is the phrase, or
+contains it as whole words. When two commands could match, the longest phrase
+wins, except that an un-negated stop phrase always wins: saying "stop" must
+never be out-voted by other words in the same sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from companion.engine.events import Command
+
+VOCABULARY_FILE = Path(__file__).parent / "content" / "vocabulary.yaml"
+
+
+class _CommandWords(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    changes_state: bool
+    phrases: list[str] = Field(min_length=1)
+
+
+class _VocabularyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    commands: dict[Command, _CommandWords]
+    negations: list[str] = Field(default_factory=list)
+
+
+_APOSTROPHES = re.compile(r"['\u2019`]")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, drop apostrophes ("that's" -> "thats"), punctuation to spaces."""
+    text = _APOSTROPHES.sub("", text.lower())
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+@dataclass(frozen=True)
+class Match:
+    command: Command
+    phrase: str
+    exact: bool
+
+
+class Vocabulary:
+    """The phrase table, and the one place that turns words into a command."""
+
+    def __init__(self, commands: dict[Command, _CommandWords], negations: list[str]):
+        self._phrases: dict[Command, tuple[str, ...]] = {
+            cmd: tuple(normalise(p) for p in words.phrases) for cmd, words in commands.items()
+        }
+        self._state_changing = {cmd for cmd, words in commands.items() if words.changes_state}
+        self._negations = tuple(normalise(n) for n in negations)
+        seen: dict[str, Command] = {}
+        for cmd, phrases in self._phrases.items():
+            for phrase in phrases:
+                if phrase in seen and seen[phrase] != cmd:
+                    raise ValueError(f"phrase '{phrase}' is listed for both {seen[phrase].value} and {cmd.value}")
+                seen[phrase] = cmd
+
+    def phrases(self, command: Command) -> tuple[str, ...]:
+        return self._phrases.get(command, ())
+
+    def all_phrases(self) -> dict[str, Command]:
+        return {p: cmd for cmd, phrases in self._phrases.items() for p in phrases}
+
+    def changes_state(self, command: Command) -> bool:
+        return command in self._state_changing
+
+    def match(self, text: str) -> Match | None:
+        """The command ``text`` asks for, or None when it names none (or is negated)."""
+        said = normalise(text)
+        if not said:
+            return None
+        padded = f" {said} "
+        found: list[Match] = []
+        for cmd, phrases in self._phrases.items():
+            for phrase in phrases:
+                if said == phrase:
+                    found.append(Match(cmd, phrase, exact=True))
+                    continue
+                at = padded.find(f" {phrase} ")
+                if at >= 0 and not self._negated(padded[:at]):
+                    found.append(Match(cmd, phrase, exact=False))
+        if not found:
+            return None
+        stops = [m for m in found if m.command is Command.STOP]
+        if stops:
+            return max(stops, key=lambda m: (m.exact, len(m.phrase)))
+        return max(found, key=lambda m: (m.exact, len(m.phrase)))
+
+    def _negated(self, before: str) -> bool:
+        words = before.split()
+        return any(words[-len(n.split()):] == n.split() for n in self._negations)
+
+
+@lru_cache(maxsize=4)
+def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
+    """Load and validate the phrase file (cached: it is read once per process)."""
+    data = _VocabularyFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    missing = [cmd.value for cmd in Command if cmd not in data.commands]
+    if missing:
+        raise ValueError(f"{path}: commands without phrases: {', '.join(missing)}")
+    return Vocabulary(data.commands, data.negations)
