@@ -236,8 +236,11 @@ class RepsStep(Step):
             lines = [Say(0, " ".join(lines), SayKind.INSTRUCTION)] if lines else []
             if self.first:
                 lines += [Say(0, t, k) for t, k in ((reps.limit, SayKind.INSTRUCTION), (reps.breathe, SayKind.BREATHE)) if t]
-            duration = sum(self.timing.speech(s.text) + 0.3 for s in lines) + 0.5
-            return Phase(round(duration, 2), tuple((0.0, s) for s in lines))
+            timed, at = [], 0.0
+            for say in lines:
+                timed.append((round(at, 2), say))
+                at += self.timing.speech(say.text) + 0.3
+            return Phase(round(at + 0.5, 2), tuple(timed))
         rep = self.rep_at(index)
         if rep > self.count:
             return None

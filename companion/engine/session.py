@@ -126,7 +126,7 @@ class Session:
             cues = self._phase.cues
             while self._next_cue < len(cues) and self._phase_start + cues[self._next_cue][0] <= at + 1e-9:
                 offset, cue = cues[self._next_cue]
-                out.append(replace(cue, at=round(self._phase_start + offset, 6)))
+                out.append(replace(cue, at=self._phase_start + offset))
                 self._next_cue += 1
             end = self._phase_start + self._phase.duration
             if end > at + 1e-9:
@@ -139,7 +139,7 @@ class Session:
         step = self.plan.steps[self._index]
         phase = step.phase(self._phase_index, self._progress, self.pace, self._step_pace)
         if phase is None:
-            out.append(StepFinished(round(start, 6), self._index))
+            out.append(StepFinished(start, self._index))
             self._enter_step(self._index + 1, start, out)
             return
         self._phase, self._phase_start, self._next_cue = phase, start, 0
@@ -152,18 +152,18 @@ class Session:
         self._index = index
         step = self.plan.steps[index]
         if step.routine_id != self._last_routine and step.routine_id in self.titles:
-            out.append(ExerciseStarted(round(at, 6), step.routine_id, self.titles[step.routine_id]))
+            out.append(ExerciseStarted(at, step.routine_id, self.titles[step.routine_id]))
         self._last_routine = step.routine_id
         self._step_pace = self.pace
         self._step_start = at
         self._phase_index, self._progress = 0, 0.0
-        out.append(StepStarted(round(at, 6), index, step.title, step.kind, round(step.estimate(self.pace), 2)))
+        out.append(StepStarted(at, index, step.title, step.kind, round(step.estimate(self.pace), 2)))
         self._phase = None
         self._begin_phase(at, out)
 
     def _finish(self, at: float, reason: str, text: str, out: list[Cue]) -> None:
-        out.append(Say(round(at, 6), text, SayKind.SYSTEM))
-        out.append(SessionFinished(round(at, 6), reason))
+        out.append(Say(at, text, SayKind.SYSTEM))
+        out.append(SessionFinished(at, reason))
         self.finished = True
 
     # -- commands -----------------------------------------------------------

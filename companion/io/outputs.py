@@ -34,8 +34,8 @@ def clock_text(seconds: float) -> str:
 class JsonPrinter:
     """One JSON object per line: the machine-readable transcript."""
 
-    def __init__(self, stream: TextIO = sys.stdout):
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stdout
 
     def write(self, record: dict[str, Any]) -> None:
         self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -55,9 +55,9 @@ class TextPrinter:
     from the floor; cue lines are printed above it.
     """
 
-    def __init__(self, stream: TextIO = sys.stdout, live: bool | None = None):
-        self.stream = stream
-        self.live = stream.isatty() if live is None else live
+    def __init__(self, stream: TextIO | None = None, live: bool | None = None):
+        self.stream = stream or sys.stdout
+        self.live = self.stream.isatty() if live is None else live
         self._bar = ""
 
     def _clear_bar(self) -> None:

@@ -121,9 +121,9 @@ def open_output_stream(rate: int = 22050) -> Any:
 class Pyttsx3Speaker:
     """Speaks queued sentences on a dedicated thread; interruptible within one chunk (50 ms)."""
 
-    def __init__(self, voice: Voice = Voice()):
-        self._engine = open_engine(voice)
-        self._stream = open_output_stream()
+    def __init__(self, voice: Voice = Voice(), engine: Any = None, stream: Any = None):
+        self._engine = engine if engine is not None else open_engine(voice)
+        self._stream = stream if stream is not None else open_output_stream()
         self._queue: "queue.Queue[tuple[int, str, str] | None]" = queue.Queue()
         self._generation = 0
         self._lock = threading.Lock()
@@ -151,10 +151,16 @@ class Pyttsx3Speaker:
             pass
 
     def close(self) -> None:
+        """Let queued speech finish (the last words of a session matter), then release the device."""
         self._queue.put(None)
         self._thread.join(timeout=30)
         self._stream.close()
         self._tmp.cleanup()
+
+    def idle(self) -> bool:
+        return self._queue.empty() and not self._playing
+
+    _playing = False
 
     def _work(self) -> None:
         path = Path(self._tmp.name) / "utterance.wav"
@@ -173,13 +179,17 @@ class Pyttsx3Speaker:
         if self._stream.stopped:
             self._stream.start()
         step = int(22050 * CHUNK_SECONDS) * 2
-        for start in range(0, len(audio), step):
-            if generation != self._generation:
-                return
-            try:
-                self._stream.write(audio[start:start + step])
-            except Exception:  # noqa: BLE001 - aborted mid-write by interrupt()
-                return
+        self._playing = True
+        try:
+            for start in range(0, len(audio), step):
+                if generation != self._generation:
+                    return
+                try:
+                    self._stream.write(audio[start:start + step])
+                except Exception:  # noqa: BLE001 - aborted mid-write by interrupt()
+                    return
+        finally:
+            self._playing = False
 
 
 class SpeakerOutput:

@@ -1,0 +1,97 @@
+"""Speech out: real espeak-ng synthesis, playback into a fake stream, interruption, fallbacks."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from companion.speech import speaker as sp
+
+
+class FakeStream:
+    """Stands in for a sounddevice RawOutputStream; plays in real time (50 ms per chunk)."""
+
+    def __init__(self):
+        self.stopped = True
+        self.written = 0
+        self.aborted_at = None
+        self._abort = threading.Event()
+
+    def start(self):
+        self.stopped = False
+        self._abort.clear()
+
+    def write(self, data):
+        if self._abort.wait(len(data) / 2 / 22050):
+            raise RuntimeError("aborted")
+        self.written += len(data)
+
+    def abort(self):
+        self.aborted_at = time.monotonic()
+        self._abort.set()
+        self.stopped = True
+
+    def close(self):
+        pass
+
+
+@pytest.fixture(scope="module")
+def engine():
+    try:
+        return sp.open_engine(sp.Voice())
+    except sp.SpeechUnavailable as exc:
+        pytest.skip(f"espeak-ng is not installed here: {exc}")
+
+
+def test_synthesise_writes_real_audio(engine, tmp_path):
+    frames = sp.synthesise(engine, "Hold this position for five minutes.", tmp_path / "a.wav")
+    seconds = len(frames) / 2 / 22050
+    assert 1.0 < seconds < 5.0
+
+
+def test_interrupt_silences_playback_within_100_ms(engine):
+    stream = FakeStream()
+    speaker = sp.Pyttsx3Speaker(engine=engine, stream=stream)
+    speaker.say("Stand with your back to a wall. Let your upper back, your shoulders and your buttocks touch it.")
+    speaker.say("This queued sentence must never be heard.")
+    deadline = time.monotonic() + 5
+    while stream.written == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.written > 0, "playback never started"
+    asked = time.monotonic()
+    speaker.interrupt()
+    written = stream.written
+    time.sleep(0.3)
+    assert stream.aborted_at - asked < 0.1
+    assert stream.written - written <= int(22050 * sp.CHUNK_SECONDS) * 2  # at most one chunk in flight
+    assert speaker.idle()
+    speaker.close()
+
+
+def test_missing_output_device_says_what_to_do(monkeypatch):
+    import sounddevice
+
+    def no_device(*args, **kwargs):
+        raise sounddevice.PortAudioError("Error querying device -1")
+
+    monkeypatch.setattr(sounddevice, "query_devices", no_device)
+    with pytest.raises(sp.SpeechUnavailable, match="no audio output device"):
+        sp.open_output_stream()
+
+
+def test_unknown_voice_is_refused_not_silently_ignored(engine):
+    with pytest.raises(sp.SpeechUnavailable, match="no voice called 'klingon'"):
+        sp.open_engine(sp.Voice(voice="klingon"))
+
+
+def test_missing_espeak_library_names_the_package(monkeypatch):
+    import pyttsx3
+
+    def broken_init(*args, **kwargs):
+        raise OSError("libespeak.so.1: cannot open shared object file")
+
+    monkeypatch.setattr(pyttsx3, "init", broken_init)
+    with pytest.raises(sp.SpeechUnavailable, match="apt-get install libespeak-ng1"):
+        sp.open_engine(sp.Voice())
