@@ -267,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-log", action="store_true",
                    help="do not write a session log file (virtual-clock previews are never logged)")
     p.set_defaults(func=cmd_run)
+
+    from companion.speech.models import add_models_parser
+
+    add_models_parser(sub)
     return parser
 
 
