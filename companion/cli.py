@@ -15,7 +15,7 @@ from companion import __version__
 from companion.clock import RealClock, VirtualClock
 from companion.content.library import Entry, Library, load_library
 from companion.content.phrases import load_phrases
-from companion.content.schema import Programme, Routine
+from companion.content.schema import Routine
 from companion.engine.plan import Plan, PlanBuilder
 from companion.engine.session import Session
 from companion.io.datadir import sessions_dir
@@ -161,6 +161,28 @@ def _speech_output(args: argparse.Namespace) -> tuple[Output | None, str | None]
         return None, f"Speech is off: {exc}. Carrying on in text."
 
 
+def _voice_input(args: argparse.Namespace, vocabulary, clock, runner: Runner):
+    """A started-to-be listener on the microphone, or None and why voice is off."""
+    from companion.io.inputs import Heard
+    from companion.speech.engines import make_recognizer
+    from companion.speech.listener import Listener, Microphone, MicrophoneUnavailable
+    from companion.speech.recognizer import RecognizerUnavailable
+
+    try:
+        recognizer = make_recognizer(vocabulary.grammar("commands"), args.engine,
+                                     Path(args.model) if args.model else None)
+        microphone = Microphone()
+    except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
+        return None, f"Voice commands are off: {exc}. Type commands instead (pause, resume, next, stop)."
+
+    def lost(reason: str) -> None:
+        runner.inbox.put(Heard(clock.now(), reason, "device-lost"))
+
+    listener = Listener(microphone, recognizer, clock, runner.inbox, on_lost=lost)
+    runner.on_context = lambda context: listener.segmenter.use_phrases(vocabulary.grammar(context))
+    return listener, None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     lib = _usable_library(args)
     entry = _find(lib, args.id) if lib else None
@@ -207,14 +229,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             notices.append(f"Cannot write the session log at {log_path} ({exc}); this session is not logged.")
             log_path = None
 
-    runner = Runner(session, clock, load_vocabulary(), outputs, script=script if args.virtual_clock else None,
+    vocabulary = load_vocabulary()
+    runner = Runner(session, clock, vocabulary, outputs, script=script if args.virtual_clock else None,
                     live=live if live and live.live else None)
     for notice in notices:
         runner.notice(notice)
     feeders = []
+    keyboard = args.keyboard
+    if not (args.no_voice or args.virtual_clock or args.script):
+        listener, problem = _voice_input(args, vocabulary, clock, runner)
+        if listener:
+            feeders.append(listener)
+            if not args.json:
+                print("Listening: say pause, next, repeat, how many are left, or stop.")
+        else:
+            runner.notice(problem)
+            keyboard = keyboard or sys.stdin.isatty()
     if args.script and not args.virtual_clock:
         feeders.append(ScriptFeeder(script, clock, runner.inbox))
-    if args.keyboard:
+    if keyboard:
         feeders.append(KeyboardInput(clock, runner.inbox))
         if not args.json:
             print("Type a command and press Enter (for example: pause, resume, next, stop, help).")
@@ -264,13 +297,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="simulate time: finishes at once (a preview of the whole session)")
     p.add_argument("--script", metavar="FILE", help="utterances as 'SECONDS TEXT' lines, fed as if heard")
     p.add_argument("--json", action="store_true", help="one JSON object per line for every event")
+    p.add_argument("--no-voice", action="store_true", help="do not listen on the microphone")
+    p.add_argument("--engine", choices=("vosk", "pocketsphinx"),
+                   help="speech recogniser (default: vosk if a model is installed, else pocketsphinx)")
+    p.add_argument("--model", metavar="PATH", help="a Vosk model folder")
     p.add_argument("--no-log", action="store_true",
                    help="do not write a session log file (virtual-clock previews are never logged)")
     p.set_defaults(func=cmd_run)
 
+    from companion.doctor import add_doctor_parser
+    from companion.speech.listen_cli import add_listen_parser
     from companion.speech.models import add_models_parser
 
+    add_listen_parser(sub)
     add_models_parser(sub)
+    add_doctor_parser(sub)
     return parser
 
 

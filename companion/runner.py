@@ -9,15 +9,17 @@ order), which is what makes a 5-minute hold finish in microseconds.
 from __future__ import annotations
 
 import queue
+from dataclasses import replace
 from typing import Any, Iterable
 
 from companion.clock import Clock, VirtualClock
 from companion.engine.cues import Cue
-from companion.engine.events import Command, CommandEvent, Tick, Unrecognised
+from companion.engine.events import AnswerEvent, Command, CommandEvent, Event, Tick, Unrecognised
 from companion.engine.session import Session
 from companion.io.inputs import Heard
 from companion.io.outputs import Output, TextPrinter
 from companion.io.records import cue_record, heard_record, note_record
+from companion.speech.understanding import Understanding
 from companion.vocabulary import Vocabulary
 
 REFRESH_SECONDS = 0.25
@@ -25,15 +27,19 @@ REFRESH_SECONDS = 0.25
 
 class Runner:
     def __init__(self, session: Session, clock: Clock, vocabulary: Vocabulary, outputs: Iterable[Output],
-                 script: list[Heard] | None = None, live: TextPrinter | None = None):
+                 script: list[Heard] | None = None, live: TextPrinter | None = None,
+                 understanding: Understanding | None = None):
         self.session = session
         self.clock = clock
         self.vocabulary = vocabulary
+        self.understanding = understanding or Understanding(vocabulary)
         self.outputs = list(outputs)
         self.inbox: "queue.Queue[Heard]" = queue.Queue()
         self._script = list(script or [])
         self._live = live
         self.records: list[dict[str, Any]] = []
+        self.on_context: Any = None  # called with "commands" or "answer" when what we listen for changes
+        self._context = "commands"
 
     # -- output ---------------------------------------------------------------
 
@@ -45,6 +51,11 @@ class Runner:
     def _emit(self, cues: list[Cue]) -> None:
         for cue in cues:
             self._emit_record(cue_record(cue))
+        context = "answer" if self.session.awaiting_answer else "commands"
+        if context != self._context:
+            self._context = context
+            if self.on_context:
+                self.on_context(context)
 
     def notice(self, text: str) -> None:
         """Tell the user something about the set-up (missing hardware, ...) and log it."""
@@ -52,16 +63,54 @@ class Runner:
 
     # -- input ----------------------------------------------------------------
 
+    def speaking(self) -> bool:
+        """True while any output is still talking (plus its echo tail)."""
+        return any(getattr(output, "speaking", lambda: False)() for output in self.outputs)
+
+    def speaking_text(self) -> str:
+        return " ".join(getattr(output, "speaking_text", lambda: "")() for output in self.outputs).strip()
+
+    def _interpret(self, heard: Heard, at: float) -> tuple[Event | None, str | None, str]:
+        """What an utterance means here: (event to feed, command name, how it was decided)."""
+        if heard.recognition is not None:
+            speaking = self.speaking()
+            decision = self.understanding.decide(heard.recognition, speaking=speaking,
+                                                 speaking_text=self.speaking_text() if speaking else "")
+            if decision.kind == "ignore":
+                return None, None, decision.reason
+            if decision.kind == "answer":
+                return AnswerEvent(at, decision.answer, heard.text), None, "answer"
+            if decision.kind == "number":
+                return Unrecognised(at, heard.text), None, "number"
+            confirm = decision.kind == "confirm"
+            return CommandEvent(at, decision.command, heard.text, confirm=confirm), decision.command.value, decision.kind
+        match = self.vocabulary.match(heard.text)
+        if match:
+            return CommandEvent(at, match.command, heard.text), match.command.value, "command"
+        answer = self.vocabulary.answer(heard.text)
+        if answer is not None:
+            return AnswerEvent(at, answer, heard.text), None, "answer"
+        return Unrecognised(at, heard.text), None, "not a command"
+
     def hear(self, heard: Heard) -> None:
         """Understand one utterance and feed it to the engine; stop cuts speech off first."""
-        match = self.vocabulary.match(heard.text)
         at = max(heard.at, self.session.now)
-        if match and match.command is Command.STOP:
+        if heard.source == "device-lost":
+            # The microphone went away: pause rather than run on with nobody able to say stop.
+            self._emit_record(note_record(at, "notice", f"{heard.text}. Pausing; type resume to carry on."))
+            self._emit(self.session.feed(CommandEvent(at, Command.PAUSE, "microphone lost")))
+            return
+        event, command, how = self._interpret(heard, at)
+        if command == Command.STOP.value:
             for output in self.outputs:
                 output.interrupt()
-        self._emit_record(heard_record(at, heard.text, match.command.value if match else None, heard.source))
-        event = CommandEvent(at, match.command, heard.text) if match else Unrecognised(at, heard.text)
-        self._emit(self.session.feed(event))
+        record = heard_record(at, heard.text, command, heard.source)
+        if heard.recognition is not None:
+            record["confidence"] = heard.recognition.confidence
+            record["decision"] = how
+        self._emit_record(record)
+        if event is not None:
+            self._emit(self.session.feed(event))
 
     # -- the loop -------------------------------------------------------------
 
@@ -99,7 +148,7 @@ class Runner:
                 clock.advance_to(line.at)
                 self._emit(self.session.feed(Tick(clock.now())))
                 if not self.session.finished:
-                    self.hear(Heard(clock.now(), line.text, line.source))
+                    self.hear(replace(line, at=clock.now()))
                 continue
             if deadline is None:
                 self.notice("The script ended while the session was paused, so the session ends here.")
@@ -107,6 +156,17 @@ class Runner:
                 return
             clock.advance_to(deadline)
             self._emit(self.session.feed(Tick(deadline)))
+
+    def advance_to(self, at: float) -> None:
+        """Virtual clock only: play the session forward to ``at`` (for simulations and tests)."""
+        assert isinstance(self.clock, VirtualClock)
+        if not self.session.started:
+            self._emit(self.session.start(self.clock.now()))
+        while (deadline := self.session.next_deadline()) is not None and deadline <= at:
+            self.clock.advance_to(deadline)
+            self._emit(self.session.feed(Tick(deadline)))
+        self.clock.advance_to(at)
+        self._emit(self.session.feed(Tick(at)))
 
     def _run_real(self) -> None:
         while not self.session.finished:

@@ -31,6 +31,8 @@ class _CommandWords(BaseModel):
 class _VocabularyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     commands: dict[Command, _CommandWords]
+    answers: dict[str, list[str]]
+    numbers: list[str] = Field(min_length=11, max_length=11)
     negations: list[str] = Field(default_factory=list)
 
 
@@ -54,7 +56,10 @@ class Match:
 class Vocabulary:
     """The phrase table, and the one place that turns words into a command."""
 
-    def __init__(self, commands: dict[Command, _CommandWords], negations: list[str]):
+    def __init__(self, commands: dict[Command, _CommandWords], negations: list[str],
+                 answers: dict[str, list[str]] | None = None, numbers: list[str] | None = None):
+        self._answers = {normalise(p): key == "yes" for key, ps in (answers or {}).items() for p in ps}
+        self._numbers = {normalise(word): value for value, word in enumerate(numbers or [])}
         self._phrases: dict[Command, tuple[str, ...]] = {
             cmd: tuple(normalise(p) for p in words.phrases) for cmd, words in commands.items()
         }
@@ -66,6 +71,34 @@ class Vocabulary:
                 if phrase in seen and seen[phrase] != cmd:
                     raise ValueError(f"phrase '{phrase}' is listed for both {seen[phrase].value} and {cmd.value}")
                 seen[phrase] = cmd
+
+    def answer(self, text: str) -> bool | None:
+        """True for yes, False for no, None when ``text`` is neither (whole utterance only)."""
+        return self._answers.get(normalise(text))
+
+    def number(self, text: str) -> int | None:
+        """0..10 from "seven" or "7" (whole utterance only)."""
+        said = normalise(text)
+        if said.isdigit() and 0 <= int(said) <= 10:
+            return int(said)
+        return self._numbers.get(said)
+
+    def grammar(self, context: str = "all") -> list[str]:
+        """The phrases a recogniser should listen for in a dialogue ``context``.
+
+        "commands" during a session, "answer" while a yes/no question is open
+        (answers, plus stop and resume, which always work), "all" for tools.
+        A smaller grammar is a more accurate one: "yes" cannot be heard as
+        "faster" when "faster" is not in it.
+        """
+        if context == "commands":
+            return sorted(self.all_phrases())
+        if context == "answer":
+            return sorted({*self._answers, *self._phrases[Command.STOP], *self._phrases[Command.RESUME]})
+        return sorted({*self.all_phrases(), *self._answers, *self._numbers})
+
+    def stop_phrases(self) -> list[str]:
+        return list(self._phrases[Command.STOP])
 
     def phrases(self, command: Command) -> tuple[str, ...]:
         return self._phrases.get(command, ())
@@ -110,4 +143,8 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
     missing = [cmd.value for cmd in Command if cmd not in data.commands]
     if missing:
         raise ValueError(f"{path}: commands without phrases: {', '.join(missing)}")
-    return Vocabulary(data.commands, data.negations)
+    overlap = set(map(normalise, (p for ps in data.answers.values() for p in ps))) & {
+        normalise(p) for words in data.commands.values() for p in words.phrases}
+    if overlap:
+        raise ValueError(f"{path}: phrases are both answers and commands: {sorted(overlap)}")
+    return Vocabulary(data.commands, data.negations, data.answers, data.numbers)

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from companion.clock import RealClock
 from companion.io.inputs import Heard

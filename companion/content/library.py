@@ -126,14 +126,24 @@ def _validate(doc: SourceDoc) -> Entry | None:
         # then quietly accept them as 1 and 0 in number fields.
         return model.model_validate(data, strict=True)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
-            if error["type"] == "missing":
-                line = doc.line_of(loc[:-1]) if loc else 1
-            else:
-                line = doc.line_of(loc)
-            doc.problems.append(Problem(doc.file, line, field_name(loc), _message(error)))
+        doc.problems.extend(validation_problems(doc, exc))
         return None
+
+
+def validation_problems(doc: SourceDoc, exc: ValidationError, prefix: tuple = ()) -> list[Problem]:
+    """pydantic's errors as ``file:line: field: message`` problems (shared by every YAML loader).
+
+    ``prefix`` is the path of the validated value inside the file, when only part of it was validated.
+    """
+    problems = []
+    for error in exc.errors():
+        loc = prefix + tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+        if error["type"] == "missing":
+            line = doc.line_of(loc[:-1]) if loc else 1
+        else:
+            line = doc.line_of(loc)
+        problems.append(Problem(doc.file, line, field_name(loc), _message(error)))
+    return problems
 
 
 def load_library(paths: list[Path] | None = None) -> Library:

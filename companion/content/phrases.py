@@ -55,6 +55,16 @@ class Phrases:
     session_left: str
     purpose: str
     no_purpose: str
+    confirm_next: str
+    confirm_back: str
+    confirm_stop: str
+    confirm_other: str
+    confirm_cancelled: str
+    confirm_cancelled_paused: str
+    nothing_to_answer: str
+    louder: str
+    quieter: str
+    ask_question: str
 
 
 @lru_cache(maxsize=4)

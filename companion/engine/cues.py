@@ -69,12 +69,28 @@ class StateChanged:
 
 
 @dataclass(frozen=True)
+class VoiceChanged:
+    """Speak louder (+1) or quieter (-1); the speaker applies its own bounds."""
+
+    at: float
+    volume_step: int
+
+
+@dataclass(frozen=True)
+class QuestionRequested:
+    """The user wants to ask something; the session is paused until it is answered."""
+
+    at: float
+
+
+@dataclass(frozen=True)
 class SessionFinished:
     at: float
     reason: str  # "completed" | "stopped"
 
 
-Cue = Say | Beep | ExerciseStarted | StepStarted | StepFinished | StateChanged | SessionFinished
+Cue = (Say | Beep | ExerciseStarted | StepStarted | StepFinished | StateChanged | VoiceChanged | QuestionRequested
+       | SessionFinished)
 
 
 def cue_kind(cue: Cue) -> str:
@@ -86,5 +102,7 @@ def cue_kind(cue: Cue) -> str:
         StepStarted: "step_started",
         StepFinished: "step_finished",
         StateChanged: "state",
+        VoiceChanged: "voice",
+        QuestionRequested: "question",
         SessionFinished: "finished",
     }[type(cue)]

@@ -24,6 +24,9 @@ class Command(str, Enum):
     WHATS_NEXT = "whats_next"
     HOW_LONG_LEFT = "how_long_left"
     PURPOSE = "purpose"
+    LOUDER = "louder"
+    QUIETER = "quieter"
+    QUESTION = "question"
 
 
 @dataclass(frozen=True)
@@ -35,10 +38,24 @@ class Tick:
 
 @dataclass(frozen=True)
 class CommandEvent:
-    """The user asked for ``command`` at ``at`` (``text`` is what they said)."""
+    """The user asked for ``command`` at ``at`` (``text`` is what they said).
+
+    ``confirm`` marks a command heard with low confidence: the engine asks
+    before acting on it.
+    """
 
     at: float
     command: Command
+    text: str = ""
+    confirm: bool = False
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    """A yes/no answer to the last question the engine asked."""
+
+    at: float
+    answer: bool
     text: str = ""
 
 
@@ -50,4 +67,4 @@ class Unrecognised:
     text: str
 
 
-Event = Tick | CommandEvent | Unrecognised
+Event = Tick | CommandEvent | AnswerEvent | Unrecognised

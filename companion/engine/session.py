@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from companion.content.phrases import Phrases
-from companion.engine.cues import (Cue, ExerciseStarted, Say, SayKind, SessionFinished, StateChanged,
-                                   StepFinished, StepStarted)
-from companion.engine.events import Command, CommandEvent, Event, Tick, Unrecognised
+from companion.engine.cues import (Cue, ExerciseStarted, QuestionRequested, Say, SayKind, SessionFinished,
+                                   StateChanged, StepFinished, StepStarted, VoiceChanged)
+from companion.engine.events import AnswerEvent, Command, CommandEvent, Event, Unrecognised
+
+CONFIRM_WINDOW = 10.0  # seconds a yes/no answer to "Did you say ...?" is accepted
 from companion.engine.plan import PACE_STEPS, HoldStep, Phase, Plan, RepsStep, Step, describe_time
 
 
@@ -59,6 +61,7 @@ class Session:
         self._progress = 0.0
         self._next_cue = 0
         self._last_routine: str | None = None
+        self._pending: tuple[Command, float] | None = None
 
     # -- public API ---------------------------------------------------------
 
@@ -84,8 +87,19 @@ class Session:
         self._run_until(at, out)
         if self.finished:
             return out
-        if isinstance(event, CommandEvent):
-            self._command(event.command, at, out)
+        if isinstance(event, CommandEvent) and event.confirm and event.command is not Command.STOP:
+            self._ask_first(event.command, at, out)
+        elif isinstance(event, CommandEvent):
+            if event.command is Command.STOP and event.confirm:
+                # A stop we are unsure of still halts everything at once (pause), then asks.
+                self._command(Command.PAUSE, at, out, quiet=True)
+                self._pending = (Command.STOP, at)
+                out.append(Say(at, self.phrases.confirm_stop, SayKind.SYSTEM))
+            else:
+                self._pending = None
+                self._command(event.command, at, out)
+        elif isinstance(event, AnswerEvent):
+            self._answer_pending(event, at, out)
         elif isinstance(event, Unrecognised):
             out.append(Say(at, self.phrases.unknown, SayKind.SYSTEM))
         self.now = at
@@ -108,6 +122,11 @@ class Session:
             s.estimate(self.pace) for s in self.plan.steps[self._index + 1:])
         return Status(at, self._index, len(self.plan.steps), step.title, step.kind, elapsed, total, left,
                       self.paused, self.finished, self.pace)
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """A yes/no question is open (listen for answers, not commands)."""
+        return self._pending is not None and not self.finished and self.now - self._pending[1] <= CONFIRM_WINDOW
 
     @property
     def current_step(self) -> Step:
@@ -168,18 +187,45 @@ class Session:
 
     # -- commands -----------------------------------------------------------
 
-    def _command(self, command: Command, at: float, out: list[Cue]) -> None:
+    def _ask_first(self, command: Command, at: float, out: list[Cue]) -> None:
+        ph = self.phrases
+        question = {Command.NEXT: ph.confirm_next, Command.BACK: ph.confirm_back}.get(
+            command, ph.confirm_other.format(command=command.value.replace("_", " ")))
+        self._pending = (command, at)
+        out.append(Say(at, question, SayKind.SYSTEM))
+
+    def _answer_pending(self, event: AnswerEvent, at: float, out: list[Cue]) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None or at - pending[1] > CONFIRM_WINDOW:
+            out.append(Say(at, self.phrases.nothing_to_answer, SayKind.SYSTEM))
+        elif event.answer:
+            self._command(pending[0], at, out)
+        else:
+            text = self.phrases.confirm_cancelled_paused if self.paused else self.phrases.confirm_cancelled
+            out.append(Say(at, text, SayKind.SYSTEM))
+
+    def _command(self, command: Command, at: float, out: list[Cue], quiet: bool = False) -> None:
         ph = self.phrases
         say = lambda text, kind=SayKind.SYSTEM: out.append(Say(at, text, kind))  # noqa: E731
         if command is Command.STOP:
             self._finish(at, "stopped", ph.stopped, out)
         elif command is Command.PAUSE:
             if self.paused:
-                say(ph.already_paused)
+                if not quiet:
+                    say(ph.already_paused)
             else:
                 self.paused, self._paused_at = True, at
-                say(ph.paused)
+                if not quiet:
+                    say(ph.paused)
                 out.append(StateChanged(at, "paused", self.pace))
+        elif command in (Command.LOUDER, Command.QUIETER):
+            louder = command is Command.LOUDER
+            out.append(VoiceChanged(at, 1 if louder else -1))
+            say(ph.louder if louder else ph.quieter)
+        elif command is Command.QUESTION:
+            self._command(Command.PAUSE, at, out, quiet=True)
+            say(ph.ask_question)
+            out.append(QuestionRequested(at))
         elif command is Command.RESUME:
             if not self.paused:
                 say(ph.not_paused)

@@ -12,7 +12,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from companion.clock import Clock
 
@@ -24,6 +24,7 @@ class Heard:
     at: float
     text: str
     source: str  # "script" | "keyboard" | "voice"
+    recognition: Any = None  # the recogniser's result, for "voice"
 
 
 class ScriptError(ValueError):

@@ -16,12 +16,16 @@ import math
 import queue
 import tempfile
 import threading
+import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 CHUNK_SECONDS = 0.05
+ECHO_MARGIN = 0.3  # seconds after the device's reported output latency in which our own voice may still be heard
+VOLUME_STEP, MIN_VOLUME, MAX_VOLUME = 0.15, 0.3, 1.0
+MIN_RATE, MAX_RATE = 90, 260
 
 
 class Speaker(Protocol):
@@ -124,6 +128,12 @@ class Pyttsx3Speaker:
     def __init__(self, voice: Voice = Voice(), engine: Any = None, stream: Any = None):
         self._engine = engine if engine is not None else open_engine(voice)
         self._stream = stream if stream is not None else open_output_stream()
+        self.voice = voice
+        self.volume = voice.volume
+        self.rate = voice.rate
+        self.echo_tail = float(getattr(self._stream, "latency", 0.0) or 0.0) + ECHO_MARGIN
+        self._speaking_until = 0.0
+        self._current = ""
         self._queue: "queue.Queue[tuple[int, str, str] | None]" = queue.Queue()
         self._generation = 0
         self._lock = threading.Lock()
@@ -133,6 +143,26 @@ class Pyttsx3Speaker:
 
     def say(self, text: str) -> None:
         self._queue.put((self._generation, "say", text))
+
+    def change_volume(self, step: int) -> float:
+        """One step louder (+1) or quieter (-1), within bounds; returns the new volume."""
+        self.volume = min(MAX_VOLUME, max(MIN_VOLUME, round(self.volume + step * VOLUME_STEP, 2)))
+        self._queue.put((self._generation, "volume", str(self.volume)))
+        return self.volume
+
+    def set_pace(self, pace: float) -> int:
+        """Slower sessions get slower speech too (never below a clear minimum)."""
+        self.rate = int(min(MAX_RATE, max(MIN_RATE, self.voice.rate / pace ** 0.5)))
+        self._queue.put((self._generation, "rate", str(self.rate)))
+        return self.rate
+
+    def speaking_text(self) -> str:
+        """The sentence being played (or last played, within the echo tail)."""
+        return self._current if self.speaking() else ""
+
+    def speaking(self) -> bool:
+        """Still talking, or within the echo tail after the last sound left the speaker."""
+        return self._playing or not self._queue.empty() or time.monotonic() < self._speaking_until
 
     def beep(self, tone_name: str) -> None:
         self._queue.put((self._generation, "beep", tone_name))
@@ -166,6 +196,9 @@ class Pyttsx3Speaker:
         path = Path(self._tmp.name) / "utterance.wav"
         while (item := self._queue.get()) is not None:
             generation, kind, payload = item
+            if kind in ("volume", "rate"):
+                self._engine.setProperty(kind, float(payload) if kind == "volume" else int(payload))
+                continue
             if generation != self._generation:
                 continue
             try:
@@ -173,6 +206,8 @@ class Pyttsx3Speaker:
                     self._engine, payload, path)
             except RuntimeError:
                 continue
+            if kind == "say":
+                self._current = payload
             self._play(audio, generation)
 
     def _play(self, audio: bytes, generation: int) -> None:
@@ -190,6 +225,7 @@ class Pyttsx3Speaker:
                     return
         finally:
             self._playing = False
+            self._speaking_until = time.monotonic() + self.echo_tail
 
 
 class SpeakerOutput:
@@ -199,10 +235,21 @@ class SpeakerOutput:
         self.speaker = speaker
 
     def write(self, record: dict[str, Any]) -> None:
-        if record["kind"] == "say":
+        kind = record["kind"]
+        if kind == "say":
             self.speaker.say(record["text"])
-        elif record["kind"] == "beep":
+        elif kind == "beep":
             self.speaker.beep(record["text"])
+        elif kind == "voice" and hasattr(self.speaker, "change_volume"):
+            self.speaker.change_volume(record["volume_step"])
+        elif kind == "state" and hasattr(self.speaker, "set_pace"):
+            self.speaker.set_pace(record["pace"])
+
+    def speaking(self) -> bool:
+        return bool(getattr(self.speaker, "speaking", lambda: False)())
+
+    def speaking_text(self) -> str:
+        return str(getattr(self.speaker, "speaking_text", lambda: "")())
 
     def interrupt(self) -> None:
         self.speaker.interrupt()

@@ -7,12 +7,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from companion.cli import main
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA
 
 BROKEN = DATA / "broken"
 GOLDEN = DATA / "transcripts"

@@ -1,0 +1,212 @@
+"""Voice benchmarks: command accuracy, rejection, latency, real-time factor, memory, idle CPU.
+
+    python bench/voice.py            # the small generated set + real recordings in ../shared/speech-dev
+    python bench/voice.py --full     # the full generated grid (about 2,800 clips, a few minutes)
+    python bench/voice.py --json
+
+Every clip goes through the same path as live speech: the endpointer and the
+recogniser (streamed in 30 ms frames), then the understanding policy. A clip
+counts as *correct* when the policy acts on the expected command (or asks to
+confirm it: the user then only says yes). *False command* is an
+out-of-grammar or noise clip that the policy turns into a state-changing
+command without asking; *false question* is one it asks about.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import collections
+import csv
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from companion.speech.engines import make_recognizer  # noqa: E402
+from companion.speech.listener import FRAME_BYTES, Segmenter, split_frames  # noqa: E402
+from companion.speech.recognizer import SAMPLE_RATE, Recognition  # noqa: E402
+from companion.speech.testset import PAD_SECONDS, active_span, add_noise, generate, load_wav_16k  # noqa: E402
+from companion.speech.understanding import Understanding  # noqa: E402
+from companion.vocabulary import load_vocabulary  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEECH_DEV = ROOT.parent / "shared" / "speech-dev"
+TAIL_SILENCE = 0.6
+
+
+def label_of(decision) -> str | None:
+    if decision.kind in ("command", "confirm") and decision.command:
+        return decision.command.value
+    if decision.kind == "answer":
+        return "yes" if decision.answer else "no"
+    if decision.kind == "number":
+        return f"number:{decision.number}"
+    return None
+
+
+def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float) -> tuple[Recognition | None, float, float]:
+    """Stream a clip (plus trailing quiet) through endpointing + recognition.
+
+    Returns the result, the latency from the end of the audio's speech to the
+    result (endpointer hangover + decoding), and the processing time.
+    """
+    quiet = add_noise(b"\0" * int(TAIL_SILENCE * SAMPLE_RATE * 2), 0, seed=7, signal_power=16.0)
+    frames = list(split_frames(pcm + quiet))
+    started = time.perf_counter()
+    result, latency = None, 0.0
+    for index, frame in enumerate(frames):
+        utterance = segmenter.feed(frame)
+        if utterance and result is None:
+            result = utterance.recognition
+            fed_seconds = (index + 1) * FRAME_BYTES / 2 / SAMPLE_RATE
+            latency = (fed_seconds - speech_end) * 1000 + result.decode_ms
+    if result is None:
+        utterance = segmenter.flush()
+        if utterance:
+            result = utterance.recognition
+    return result, latency, time.perf_counter() - started
+
+
+def evaluate(clips, recognizer, understanding) -> list[dict]:
+    segmenter = Segmenter(recognizer)
+    rows = []
+    for clip in clips:
+        pcm = clip["pcm"]
+        result, latency, spent = run_clip(segmenter, pcm, clip["speech_end"])
+        decision = understanding.decide(result) if result else None
+        got = label_of(decision) if decision else None
+        rows.append({**{k: v for k, v in clip.items() if k != "pcm"}, "text": result.text if result else "",
+                     "details": {k: v for k, v in (result.details if result else {}).items() if k != "phones"},
+                     "confidence": result.confidence if result else 0.0, "got": got,
+                     "decision": decision.kind if decision else "ignore", "latency_ms": latency,
+                     "seconds": len(pcm) / 2 / SAMPLE_RATE, "cpu": spent})
+    return rows
+
+
+def summarise(rows: list[dict], vocabulary) -> dict:
+    state_changing = {c.value for c in vocabulary.all_phrases().values() if vocabulary.changes_state(c)}
+    commands = [r for r in rows if r["expected"]]
+    others = [r for r in rows if not r["expected"]]
+    out: dict = {"clips": len(rows)}
+    if commands:
+        out["correct"] = round(sum(r["got"] == r["expected"] for r in commands) / len(commands), 3)
+        out["acted_at_once"] = round(sum(r["got"] == r["expected"] and r["decision"] == "command"
+                                         for r in commands) / len(commands), 3)
+        out["wrong_command"] = round(sum(r["got"] not in (None, r["expected"]) for r in commands) / len(commands), 3)
+    if others:
+        out["false_command"] = round(sum(r["got"] in state_changing and r["decision"] == "command"
+                                         for r in others) / len(others), 3)
+        out["false_question"] = round(sum(r["decision"] == "confirm" for r in others) / len(others), 3)
+        out["false_any"] = round(sum(r["got"] is not None for r in others) / len(others), 3)
+    latencies = sorted(r["latency_ms"] for r in rows if r["got"])
+    if latencies:
+        out["latency_ms_p50"] = round(statistics.median(latencies), 1)
+        out["latency_ms_p95"] = round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1)
+    audio = sum(r["seconds"] for r in rows)
+    out["rtf"] = round(sum(r["cpu"] for r in rows) / audio, 3) if audio else None
+    return out
+
+
+def by(rows: list[dict], key: str, vocabulary) -> dict:
+    groups = collections.defaultdict(list)
+    for row in rows:
+        groups[str(row.get(key))].append(row)
+    return {name: summarise(group, vocabulary) for name, group in sorted(groups.items())}
+
+
+def generated_clips(size: str) -> list[dict]:
+    folder = Path(tempfile.gettempdir()) / f"companion-testset-{size}"
+    clips = generate(folder, size=size)
+    return [{"set": "generated", "expected": c.expected_label, "kind": c.kind, "voice": c.voice,
+             "speed": c.speed, "snr": c.snr_db, "name": c.path.name, "pcm": (pcm := load_wav_16k(c.path)),
+             "speech_end": len(pcm) / 2 / SAMPLE_RATE - PAD_SECONDS} for c in clips]
+
+
+def real_clips() -> list[dict]:
+    """Speech Commands recordings: stop/yes/no/digits are commands, every other word must be rejected."""
+    manifest = SPEECH_DEV / "manifest.tsv"
+    if not manifest.exists():
+        return []
+    digits = "zero one two three four five six seven eight nine".split()
+    clips = []
+    for row in csv.DictReader(manifest.open(), delimiter="\t"):
+        label = row["label"]
+        expected = {"stop": "stop", "yes": "yes", "no": "no"}.get(label)
+        if label in digits:
+            expected = f"number:{digits.index(label)}"
+        raw = load_wav_16k(SPEECH_DEV / row["path"])
+        end = active_span(array.array("h", raw), threshold=600)[1] / SAMPLE_RATE
+        pcm = add_noise(raw, 40, seed=3)  # a real mic is never silent
+        clips.append({"set": "real", "expected": expected, "kind": "command" if expected else "other",
+                      "voice": label, "speed": None, "snr": 40, "name": row["path"], "pcm": pcm,
+                      "speech_end": end})
+    return clips
+
+
+def idle_cpu(recognizer, seconds: float = 5.0) -> float:
+    """CPU share used to listen to quiet room noise, in real time terms (no speech)."""
+    segmenter = Segmenter(recognizer)
+    quiet = add_noise(b"\0" * int(seconds * SAMPLE_RATE * 2), 0, seed=11, signal_power=16.0)
+    started = time.process_time()
+    for frame in split_frames(quiet):
+        segmenter.feed(frame)
+    return (time.process_time() - started) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--engine", default="pocketsphinx")
+    parser.add_argument("--rows", metavar="FILE", help="also write every clip's result as JSON lines")
+    args = parser.parse_args()
+
+    vocabulary = load_vocabulary()
+    started = time.perf_counter()
+    recognizer = make_recognizer(vocabulary.grammar(), args.engine)
+    load_seconds = time.perf_counter() - started
+    understanding = Understanding(vocabulary)
+    clips = generated_clips("full" if args.full else "small") + real_clips()
+    rows = evaluate(clips, recognizer, understanding)
+    if args.rows:
+        Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    generated = [r for r in rows if r["set"] == "generated"]
+    real = [r for r in rows if r["set"] == "real"]
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "engine": args.engine, "set": "full" if args.full else "small",
+        "recognizer_load_s": round(load_seconds, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "idle_cpu_share": round(idle_cpu(recognizer), 3),
+        "generated": summarise(generated, vocabulary),
+        "generated_by_snr": by([r for r in generated if r["kind"] == "command"], "snr", vocabulary),
+        "generated_by_voice": by([r for r in generated if r["kind"] == "command"], "voice", vocabulary),
+        "generated_by_speed": by([r for r in generated if r["kind"] == "command"], "speed", vocabulary),
+        "generated_rejection": summarise([r for r in generated if r["kind"] != "command"], vocabulary),
+        "real": summarise(real, vocabulary) if real else None,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"machine: {report['machine']}; engine {args.engine}; set {report['set']}")
+    print(f"recogniser load {report['recognizer_load_s']} s, peak RSS {report['peak_rss_mb']} MB, "
+          f"idle listening CPU {report['idle_cpu_share'] * 100:.1f}% of one core")
+    for name in ("generated", "generated_rejection", "real"):
+        print(f"{name}: {report[name]}")
+    for key in ("generated_by_snr", "generated_by_voice", "generated_by_speed"):
+        print(key)
+        for group, figures in report[key].items():
+            print(f"  {group:<12} correct {figures.get('correct')}  at once {figures.get('acted_at_once')}  "
+                  f"wrong {figures.get('wrong_command')}  (n={figures['clips']})")
+
+
+if __name__ == "__main__":
+    main()

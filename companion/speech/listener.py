@@ -1,0 +1,194 @@
+"""The listening loop: audio frames -> voice activity endpointing -> recogniser -> runner queue.
+
+The listener never touches the engine. When an utterance ends it puts a
+:class:`~companion.io.inputs.Heard` (with the recogniser's result attached) on
+the runner's queue; the runner decides what it means. Audio frames are
+processed and dropped: nothing is stored.
+
+The endpointer is PocketSphinx's WebRTC-style VAD. Its hangover (``window`` x
+``ratio`` of non-speech before an utterance is declared over) is most of the
+delay between the end of speech and the command taking effect, so it is kept
+short: commands are short, and a pause inside "stop ... now" is rarely longer.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator, Protocol
+
+from companion.clock import Clock
+from companion.io.inputs import Heard
+from companion.speech.recognizer import SAMPLE_RATE, Recognition, Recognizer
+
+FRAME_SECONDS = 0.03
+FRAME_BYTES = int(SAMPLE_RATE * FRAME_SECONDS) * 2
+MAX_UTTERANCE_SECONDS = 6.0
+
+
+class AudioSource(Protocol):
+    """16 kHz mono 16-bit frames of :data:`FRAME_BYTES`; ends when the source closes."""
+
+    def frames(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class MicrophoneUnavailable(RuntimeError):
+    """No usable microphone; the message says what is missing and how to fix it."""
+
+
+class Microphone:
+    """The default input device through sounddevice, as a stream of frames.
+
+    If the device disappears mid-session the frame iterator ends and
+    ``lost`` says why, so the session can pause instead of crashing.
+    """
+
+    def __init__(self, device: int | str | None = None):
+        try:
+            import sounddevice as sd
+        except OSError as exc:
+            raise MicrophoneUnavailable(
+                f"the PortAudio sound library is missing ({exc}). Fix: sudo apt-get install libportaudio2") from None
+        self._queue: "queue.Queue[bytes | None]" = queue.Queue(maxsize=500)
+        self.lost: str | None = None
+        try:
+            sd.query_devices(device=device, kind="input")
+            self._stream = sd.RawInputStream(samplerate=SAMPLE_RATE, channels=1, dtype="int16",
+                                             blocksize=FRAME_BYTES // 2, device=device, callback=self._callback)
+            self._stream.start()
+        except Exception as exc:  # noqa: BLE001 - PortAudioError / ValueError: no usable device
+            raise MicrophoneUnavailable(
+                f"no microphone was found ({exc}). Connect one, or use --keyboard to type commands "
+                "('python3 -m sounddevice' lists the devices it can see)") from None
+
+    def _callback(self, data, frames, when, status) -> None:  # noqa: ANN001 - sounddevice's signature
+        try:
+            self._queue.put_nowait(bytes(data))
+        except queue.Full:
+            pass  # the recogniser fell behind; dropping audio beats unbounded memory
+
+    def frames(self) -> Iterator[bytes]:
+        while True:
+            try:
+                frame = self._queue.get(timeout=2.0)
+            except queue.Empty:
+                if not self._stream.active:
+                    self.lost = "the microphone stopped delivering sound (unplugged?)"
+                    return
+                continue
+            if frame is None:
+                return
+            yield frame
+
+    def close(self) -> None:
+        try:
+            self._stream.stop()
+            self._stream.close()
+        except Exception:  # noqa: BLE001 - closing a vanished device may fail; nothing left to do
+            pass
+        self._queue.put(None)
+
+
+def split_frames(pcm: bytes) -> Iterator[bytes]:
+    """Whole frames of ``pcm``; the last partial frame is padded with silence."""
+    for start in range(0, len(pcm), FRAME_BYTES):
+        frame = pcm[start:start + FRAME_BYTES]
+        yield frame + b"\0" * (FRAME_BYTES - len(frame))
+
+
+@dataclass
+class Utterance:
+    recognition: Recognition
+    speech_start: float  # seconds into the audio stream
+    speech_end: float
+    decoded_at: float  # listener clock time when the result was ready
+
+
+class Segmenter:
+    """Endpointing + recognition over a frame stream; pure enough to test on WAV data."""
+
+    def __init__(self, recognizer: Recognizer, window: float = 0.21, ratio: float = 0.7):
+        from pocketsphinx import Endpointer, Vad
+
+        self.recognizer = recognizer
+        self.endpointer = Endpointer(window=window, ratio=ratio, vad_mode=Vad.STRICT, sample_rate=SAMPLE_RATE,
+                                     frame_length=FRAME_SECONDS)
+        if self.endpointer.frame_bytes != FRAME_BYTES:
+            raise RuntimeError(f"unexpected VAD frame size {self.endpointer.frame_bytes}")
+        self._in_speech = False
+        self._speech_bytes = 0
+        self._wanted: list[str] | None = None
+
+    def use_phrases(self, phrases: list[str]) -> None:
+        """Listen for ``phrases`` from the next utterance on (thread-safe: applied between utterances)."""
+        self._wanted = list(phrases)
+
+    def feed(self, frame: bytes) -> Utterance | None:
+        """Process one frame; return the utterance that just ended, if any."""
+        speech = self.endpointer.process(frame)
+        if speech is None:
+            return None
+        if not self._in_speech:
+            wanted, self._wanted = self._wanted, None
+            if wanted is not None:
+                self.recognizer.set_phrases(wanted)
+            self.recognizer.start()
+            self._in_speech, self._speech_bytes = True, 0
+        self.recognizer.accept(speech)
+        self._speech_bytes += len(speech)
+        too_long = self._speech_bytes > MAX_UTTERANCE_SECONDS * SAMPLE_RATE * 2
+        if self.endpointer.in_speech and not too_long:
+            return None
+        return self._finish()
+
+    def _finish(self) -> Utterance:
+        self._in_speech = False
+        start = self.endpointer.speech_start
+        end = self.endpointer.speech_end
+        result = self.recognizer.finish()
+        return Utterance(result, start, end, time.monotonic())
+
+    def flush(self) -> Utterance | None:
+        if self._in_speech:
+            return self._finish()
+        return None
+
+
+class Listener(threading.Thread):
+    """Runs a :class:`Segmenter` over an :class:`AudioSource` and queues what was heard."""
+
+    def __init__(self, source: AudioSource, recognizer: Recognizer, clock: Clock, out: "queue.Queue[Heard]",
+                 on_lost: Callable[[str], None] | None = None):
+        super().__init__(daemon=True, name="listener")
+        self.source, self.clock, self.out = source, clock, out
+        self.segmenter = Segmenter(recognizer)
+        self.on_lost = on_lost
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            for frame in self.source.frames():
+                if self._stop.is_set():
+                    return
+                utterance = self.segmenter.feed(frame)
+                if utterance:
+                    self._put(utterance)
+        except Exception as exc:  # noqa: BLE001 - a device error must pause the session, not kill it
+            if self.on_lost:
+                self.on_lost(f"listening stopped: {exc}")
+            return
+        lost = getattr(self.source, "lost", None)
+        if lost and self.on_lost and not self._stop.is_set():
+            self.on_lost(lost)
+
+    def _put(self, utterance: Utterance) -> None:
+        rec = utterance.recognition
+        self.out.put(Heard(self.clock.now(), rec.text, "voice", rec))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.source.close()

@@ -1,0 +1,75 @@
+"""Real time, through a fake microphone: `companion run` hears spoken commands from PulseAudio.
+
+The companion runs as its own process (PortAudio picks its devices at start),
+listening on ALSA's default device, which a private PulseAudio daemon routes
+to a null sink. We play synthesized commands into that sink, as a person
+speaking into a microphone would, and read what the session does.
+Skipped, with the reason, where PulseAudio cannot start.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from companion.speech.testset import EspeakUnavailable, add_noise, pad, synthesize
+from tests.fakemic import fake_mic  # noqa: F401 - the fixture
+
+
+def spoken(text: str) -> bytes:
+    try:
+        return add_noise(pad(synthesize(text)), 30, seed=len(text))
+    except EspeakUnavailable as exc:
+        pytest.skip(f"espeak-ng is needed to speak into the fake microphone: {exc}")
+
+
+class Session:
+    def __init__(self, mic, tmp_path):
+        env = {**mic.env, "COMPANION_HOME": str(tmp_path)}
+        self.proc = mic.popen([sys.executable, "-m", "companion", "run", "wall-standing", "--text"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines: queue.Queue = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if needle in line:
+                return True
+        return False
+
+
+def test_spoken_commands_reach_a_running_session(fake_mic, tmp_path):  # noqa: F811
+    session = Session(fake_mic, tmp_path)
+    try:
+        if not session.wait_for("Listening:", 30):
+            pytest.fail("the companion did not start listening:\n" + "\n".join(session.seen[-20:]))
+        time.sleep(0.5)
+        for text in ("stop now", "stop", "stop it"):
+            fake_mic.play(spoken(text))
+            if session.wait_for("YOU SAID", 4):
+                break
+        else:
+            pytest.fail("no spoken stop was heard:\n" + "\n".join(session.seen[-20:]))
+        if session.wait_for("Do you want to end the session", 2):
+            fake_mic.play(spoken("yes"))
+        assert session.wait_for("SESSION STOPPED", 10), "\n".join(session.seen[-20:])
+    finally:
+        if session.proc.poll() is None:
+            session.proc.kill()
+        session.proc.wait(timeout=10)
