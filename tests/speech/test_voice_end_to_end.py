@@ -10,7 +10,6 @@ confirm an unsure command, as a real user would.
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from companion.speech.understanding import Understanding
 from companion.speech.wavio import _pcm_array, _pcm_bytes, resample
 from companion.vocabulary import load_vocabulary
 from tests.conftest import Collector, make_session
+from tests.speech.fakes import FakeStream
 
 
 @pytest.fixture(scope="module")
@@ -138,27 +138,6 @@ def test_its_own_voice_triggers_nothing(library, tts, ears):
         if decision.kind != "ignore":
             acted.append((text, result.text, decision.kind))
     assert acted == []
-
-
-class FakeStream:
-    def __init__(self):
-        self.stopped, self.aborted_at, self._abort = True, None, threading.Event()
-
-    def start(self):
-        self.stopped = False
-        self._abort.clear()
-
-    def write(self, data):
-        if self._abort.wait(len(data) / 2 / 22050):
-            raise RuntimeError("aborted")
-
-    def abort(self):
-        self.aborted_at = time.monotonic()
-        self._abort.set()
-        self.stopped = True
-
-    def close(self):
-        pass
 
 
 def test_spoken_stop_silences_the_companion_mid_sentence(library, tts, ears):
