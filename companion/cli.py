@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Sequence
 
 from companion import __version__
-from companion.clock import RealClock, VirtualClock
+from companion.clock import VirtualClock
 from companion.content.library import Entry, Library, load_library
 from companion.content.phrases import load_phrases
 from companion.content.schema import Routine
 from companion.engine.plan import Plan, PlanBuilder
 from companion.engine.session import Session
 from companion.io.datadir import sessions_dir
-from companion.io.inputs import KeyboardInput, ScriptError, ScriptFeeder, parse_script
+from companion.io.devices import LiveIO, SharedOutput
+from companion.io.inputs import ScriptError, ScriptFeeder, parse_script
 from companion.io.outputs import JsonPrinter, Output, SessionLog, TextPrinter, clock_text
 from companion.runner import Runner
 from companion.vocabulary import load_vocabulary
@@ -151,38 +152,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 # -- run -----------------------------------------------------------------------
 
 
-def _speech_output(args: argparse.Namespace) -> tuple[Output | None, str | None]:
-    """The speaker, or None and the reason it is unavailable (said once, then text only)."""
-    from companion.speech.speaker import Pyttsx3Speaker, SpeakerOutput, SpeechUnavailable
-
-    try:
-        return SpeakerOutput(Pyttsx3Speaker()), None
-    except SpeechUnavailable as exc:
-        return None, f"Speech is off: {exc}. Carrying on in text."
-
-
-def _voice_input(args: argparse.Namespace, vocabulary, clock, runner: Runner):
-    """A started-to-be listener on the microphone, or None and why voice is off."""
-    from companion.io.inputs import Heard
-    from companion.speech.engines import make_recognizer
-    from companion.speech.listener import Listener, Microphone, MicrophoneUnavailable
-    from companion.speech.recognizer import RecognizerUnavailable
-
-    try:
-        recognizer = make_recognizer(vocabulary.grammar("commands"), args.engine,
-                                     Path(args.model) if args.model else None)
-        microphone = Microphone()
-    except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
-        return None, f"Voice commands are off: {exc}. Type commands instead (pause, resume, next, stop)."
-
-    def lost(reason: str) -> None:
-        runner.inbox.put(Heard(clock.now(), reason, "device-lost"))
-
-    listener = Listener(microphone, recognizer, clock, runner.inbox, on_lost=lost)
-    runner.on_context = lambda context: listener.segmenter.use_phrases(vocabulary.grammar(context))
-    return listener, None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     lib = _usable_library(args)
     entry = _find(lib, args.id) if lib else None
@@ -200,27 +169,47 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return EXIT_USAGE
 
+    vocabulary = load_vocabulary()
+    live_io = None
+    if not args.virtual_clock:
+        live_io = LiveIO(vocabulary, speech=not args.text, voice=not (args.no_voice or args.script),
+                         keyboard=args.keyboard, engine=args.engine, model=Path(args.model) if args.model else None)
+    try:
+        reason, seconds, log_path = run_session(lib, entry, args, live_io, script)
+    finally:
+        if live_io:
+            live_io.close()
+    if not args.json:
+        print(f"Session {reason} after {clock_text(seconds)} (minutes:seconds).")
+        if log_path:
+            print(f"Log: {log_path}")
+    return 130 if reason == "interrupted" else EXIT_OK
+
+
+def run_session(lib: Library, entry: Entry, args: argparse.Namespace, live_io: LiveIO | None,
+                script: list | None = None) -> tuple[str, float, Path | None]:
+    """One session on the given devices (None: virtual clock, no devices). Returns (reason, seconds, log)."""
     phrases = load_phrases()
     plan = PlanBuilder(lib.routines, phrases).for_entry(entry)
     session = Session(plan, phrases, {r.id: r.title for r in lib.routines.values()})
-    clock = VirtualClock() if args.virtual_clock else RealClock()
+    if live_io is None:
+        clock = VirtualClock()
+    else:
+        clock = live_io.clock
+        clock.restart()
 
     outputs: list[Output] = []
     live = None
     if args.json:
         outputs.append(JsonPrinter())
     else:
-        live = TextPrinter(live=None if not args.virtual_clock else False)
+        live = TextPrinter(live=None if live_io else False)
         outputs.append(live)
-    notices = []
-    if not args.text and not args.virtual_clock:
-        speaker, problem = _speech_output(args)
-        if speaker:
-            outputs.append(speaker)
-        else:
-            notices.append(problem)
+    notices = live_io.take_notices() if live_io else []
+    if live_io and live_io.speaker:
+        outputs.append(SharedOutput(live_io.speaker))
     log_path = None
-    if not args.no_log and not args.virtual_clock:
+    if not args.no_log and live_io is not None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         log_path = sessions_dir() / f"{stamp}-{entry.id}-{os.getpid()}.jsonl"
         try:
@@ -229,38 +218,69 @@ def cmd_run(args: argparse.Namespace) -> int:
             notices.append(f"Cannot write the session log at {log_path} ({exc}); this session is not logged.")
             log_path = None
 
-    vocabulary = load_vocabulary()
-    runner = Runner(session, clock, vocabulary, outputs, script=script if args.virtual_clock else None,
-                    live=live if live and live.live else None)
+    runner = Runner(session, clock, live_io.vocabulary if live_io else load_vocabulary(), outputs,
+                    script=script if live_io is None else None, live=live if live and live.live else None,
+                    inbox=live_io.inbox if live_io else None)
     for notice in notices:
         runner.notice(notice)
     feeders = []
-    keyboard = args.keyboard
-    if not (args.no_voice or args.virtual_clock or args.script):
-        listener, problem = _voice_input(args, vocabulary, clock, runner)
-        if listener:
-            feeders.append(listener)
-            if not args.json:
-                print("Listening: say pause, next, repeat, how many are left, or stop.")
-        else:
-            runner.notice(problem)
-            keyboard = keyboard or sys.stdin.isatty()
-    if args.script and not args.virtual_clock:
-        feeders.append(ScriptFeeder(script, clock, runner.inbox))
-    if keyboard:
-        feeders.append(KeyboardInput(clock, runner.inbox))
+    if live_io:
+        runner.on_context = live_io.listen_in
+        live_io.listen_in("commands")
         if not args.json:
-            print("Type a command and press Enter (for example: pause, resume, next, stop, help).")
+            if live_io.listener:
+                print("Listening: say pause, next, repeat, how many are left, or stop.")
+            if live_io.keyboard:
+                print("Type a command and press Enter (for example: pause, resume, next, stop, help).")
+        if script:
+            feeders.append(ScriptFeeder(script, clock, runner.inbox))
+        live_io.start()
     for feeder in feeders:
         feeder.start()
     reason = runner.run()
     for feeder in feeders:
         feeder.stop()
-    if not args.json:
-        print(f"Session {reason} after {clock_text(clock.now())} (minutes:seconds).")
-        if log_path:
-            print(f"Log: {log_path}")
-    return 130 if reason == "interrupted" else EXIT_OK
+    return reason, clock.now(), log_path
+
+
+# -- home ----------------------------------------------------------------------
+
+
+def cmd_home(args: argparse.Namespace) -> int:
+    """The spoken home menu: greet, say what is due, start sessions by name until goodbye."""
+    from companion.home import Home
+    from companion.io.records import note_record
+
+    lib = _usable_library(args)
+    if lib is None:
+        return EXIT_PROBLEM
+    vocabulary = load_vocabulary()
+    live_io = LiveIO(vocabulary, speech=not args.text, voice=not args.no_voice, keyboard=args.keyboard,
+                     engine=args.engine, model=Path(args.model) if args.model else None)
+    printer = TextPrinter(live=False)
+    outputs: list[Output] = [printer] + ([SharedOutput(live_io.speaker)] if live_io.speaker else [])
+    for notice in live_io.take_notices():
+        printer.write(note_record(0.0, "notice", notice))
+
+    def say(text: str) -> None:
+        for output in outputs:
+            output.write({"t": 0.0, "who": "companion", "kind": "say", "text": text, "say": "system"})
+
+    session_args = argparse.Namespace(json=False, no_log=args.no_log, text=args.text)
+
+    def run(entry_id: str) -> None:
+        reason, seconds, log_path = run_session(lib, lib.get(entry_id), session_args, live_io)
+        print(f"Session {reason} after {clock_text(seconds)} (minutes:seconds).")
+
+    home = Home(lib, vocabulary, load_phrases(), live_io.inbox, say, run, live_io.listen_for)
+    live_io.start()
+    try:
+        home.loop()
+    except KeyboardInterrupt:
+        say(load_phrases().home_goodbye)
+    finally:
+        live_io.close()
+    return EXIT_OK
 
 
 # -- wiring --------------------------------------------------------------------
@@ -288,6 +308,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate routine files (exit 1 and file:line messages on problems)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the routines folder)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("home", help="the spoken home menu (also what 'companion' alone does)")
+    p.add_argument("--text", action="store_true", help="print only; do not speak")
+    p.add_argument("--keyboard", action="store_true", help="also read typed choices")
+    p.add_argument("--no-voice", action="store_true", help="do not listen on the microphone")
+    p.add_argument("--engine", choices=("vosk", "pocketsphinx"))
+    p.add_argument("--model", metavar="PATH")
+    p.add_argument("--no-log", action="store_true")
+    p.set_defaults(func=cmd_home)
 
     p = sub.add_parser("run", help="run a routine or programme")
     p.add_argument("id")
@@ -319,8 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_OK
+        # No command: the hands-free way in.
+        args = parser.parse_args([*(argv or sys.argv[1:]), "home"])
     try:
         return args.func(args)
     except BrokenPipeError:

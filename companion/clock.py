@@ -28,6 +28,10 @@ class RealClock:
     def now(self) -> float:
         return time.monotonic() - self._origin
 
+    def restart(self) -> None:
+        """Count from zero again (a new session on the same devices)."""
+        self._origin = time.monotonic()
+
 
 class VirtualClock:
     virtual = True

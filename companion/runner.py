@@ -28,13 +28,13 @@ REFRESH_SECONDS = 0.25
 class Runner:
     def __init__(self, session: Session, clock: Clock, vocabulary: Vocabulary, outputs: Iterable[Output],
                  script: list[Heard] | None = None, live: TextPrinter | None = None,
-                 understanding: Understanding | None = None):
+                 understanding: Understanding | None = None, inbox: "queue.Queue[Heard] | None" = None):
         self.session = session
         self.clock = clock
         self.vocabulary = vocabulary
         self.understanding = understanding or Understanding(vocabulary)
         self.outputs = list(outputs)
-        self.inbox: "queue.Queue[Heard]" = queue.Queue()
+        self.inbox: "queue.Queue[Heard]" = inbox if inbox is not None else queue.Queue()
         self._script = list(script or [])
         self._live = live
         self.records: list[dict[str, Any]] = []

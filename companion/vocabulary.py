@@ -28,9 +28,17 @@ class _CommandWords(BaseModel):
     phrases: list[str] = Field(min_length=1)
 
 
+class MenuWords(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    start_prefixes: list[str]
+    what: list[str]
+    goodbye: list[str]
+
+
 class _VocabularyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     commands: dict[Command, _CommandWords]
+    menu: MenuWords
     answers: dict[str, list[str]]
     numbers: list[str] = Field(min_length=11, max_length=11)
     negations: list[str] = Field(default_factory=list)
@@ -57,7 +65,9 @@ class Vocabulary:
     """The phrase table, and the one place that turns words into a command."""
 
     def __init__(self, commands: dict[Command, _CommandWords], negations: list[str],
-                 answers: dict[str, list[str]] | None = None, numbers: list[str] | None = None):
+                 answers: dict[str, list[str]] | None = None, numbers: list[str] | None = None,
+                 menu: MenuWords | None = None):
+        self.menu = menu or MenuWords(start_prefixes=[], what=[], goodbye=[])
         self._answers = {normalise(p): key == "yes" for key, ps in (answers or {}).items() for p in ps}
         self._numbers = {normalise(word): value for value, word in enumerate(numbers or [])}
         self._phrases: dict[Command, tuple[str, ...]] = {
@@ -147,4 +157,4 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
         normalise(p) for words in data.commands.values() for p in words.phrases}
     if overlap:
         raise ValueError(f"{path}: phrases are both answers and commands: {sorted(overlap)}")
-    return Vocabulary(data.commands, data.negations, data.answers, data.numbers)
+    return Vocabulary(data.commands, data.negations, data.answers, data.numbers, data.menu)

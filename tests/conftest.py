@@ -15,6 +15,7 @@ from companion.engine.session import Session
 from companion.io.inputs import Heard
 from companion.runner import Runner
 from companion.vocabulary import load_vocabulary
+from tests.fakemic import fake_mic  # noqa: F401 - a fixture for the real-time microphone tests
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

@@ -65,6 +65,16 @@ class Phrases:
     louder: str
     quieter: str
     ask_question: str
+    home_greeting: str
+    home_due: str
+    home_nothing_due: str
+    home_prompt: str
+    home_options: str
+    home_confirm: str
+    home_goodbye: str
+    home_unknown: str
+    home_next: str
+    home_no_questions: str
 
 
 @lru_cache(maxsize=4)

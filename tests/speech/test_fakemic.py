@@ -16,12 +16,10 @@ import sys
 import threading
 import time
 import wave
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for fakemic
-from fakemic import FakeMicUnavailable, fake_mic, fake_microphone, run_with_mic  # noqa: E402, F401 (fake_mic is a fixture)
+from tests.fakemic import FakeMicUnavailable, fake_microphone, run_with_mic  # noqa: E402
 
 RATE = 16000
 WINDOW = 800  # 50 ms; 1 kHz sits exactly on bin 50

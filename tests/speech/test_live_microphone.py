@@ -18,7 +18,6 @@ import time
 import pytest
 
 from companion.speech.testset import EspeakUnavailable, add_noise, pad, synthesize
-from tests.fakemic import fake_mic  # noqa: F401 - the fixture
 
 
 def spoken(text: str) -> bytes:
@@ -29,9 +28,9 @@ def spoken(text: str) -> bytes:
 
 
 class Session:
-    def __init__(self, mic, tmp_path):
+    def __init__(self, mic, tmp_path, args=("run", "wall-standing", "--text")):
         env = {**mic.env, "COMPANION_HOME": str(tmp_path)}
-        self.proc = mic.popen([sys.executable, "-m", "companion", "run", "wall-standing", "--text"],
+        self.proc = mic.popen([sys.executable, "-m", "companion", *args],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self.lines: queue.Queue = queue.Queue()
         self.seen: list[str] = []
@@ -54,7 +53,7 @@ class Session:
         return False
 
 
-def test_spoken_commands_reach_a_running_session(fake_mic, tmp_path):  # noqa: F811
+def test_spoken_commands_reach_a_running_session(fake_mic, tmp_path):
     session = Session(fake_mic, tmp_path)
     try:
         if not session.wait_for("Listening:", 30):
@@ -69,6 +68,41 @@ def test_spoken_commands_reach_a_running_session(fake_mic, tmp_path):  # noqa: F
         if session.wait_for("Do you want to end the session", 2):
             fake_mic.play(spoken("yes"))
         assert session.wait_for("SESSION STOPPED", 10), "\n".join(session.seen[-20:])
+    finally:
+        if session.proc.poll() is None:
+            session.proc.kill()
+        session.proc.wait(timeout=10)
+
+
+def say_until(mic, session, attempts, needle, timeout=4.0) -> bool:
+    for text in attempts:
+        mic.play(spoken(text))
+        if session.wait_for(needle, timeout):
+            return True
+    return False
+
+
+def test_the_home_menu_starts_a_session_by_voice(fake_mic, tmp_path):
+    session = Session(fake_mic, tmp_path, ("home", "--text"))
+    try:
+        if not session.wait_for("What would you like to do", 30):
+            pytest.fail("the home menu did not start:\n" + "\n".join(session.seen[-20:]))
+        time.sleep(0.5)
+        fake_mic.play(spoken("start wall standing"))
+        end = time.monotonic() + 6
+        started = False
+        while time.monotonic() < end and not started:
+            if session.wait_for("Start Wall standing? Say yes or no", 0.5):
+                fake_mic.play(spoken("yes"))
+            started = any("WALL STANDING" in line for line in session.seen) or session.wait_for("WALL STANDING", 0.5)
+        assert started, "\n".join(session.seen[-20:])
+        assert say_until(fake_mic, session, ("stop now", "stop", "halt"), "YOU SAID"), "\n".join(session.seen[-20:])
+        if session.wait_for("Do you want to end the session", 2):
+            fake_mic.play(spoken("yes"))
+        assert session.wait_for("What next?", 10), "\n".join(session.seen[-20:])
+        assert say_until(fake_mic, session, ("goodbye", "bye", "that's all"), "Goodbye"), "\n".join(session.seen[-20:])
+        session.proc.wait(timeout=10)
+        assert session.proc.returncode == 0
     finally:
         if session.proc.poll() is None:
             session.proc.kill()

@@ -1,0 +1,198 @@
+"""The spoken home menu: greet, say what is due, and start what the user names.
+
+Exercise names are read from the routine files (title, aliases, id), so a new
+routine file can be started by voice without code changes. The same matcher
+serves speech (through a grammar built from those names) and typing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable
+
+from companion.content.library import Library
+from companion.content.phrases import Phrases
+from companion.engine.events import Command
+from companion.io.datadir import sessions_dir
+from companion.io.inputs import Heard
+from companion.speech.understanding import Policy
+from companion.vocabulary import Vocabulary, normalise
+
+
+@dataclass(frozen=True)
+class Choice:
+    kind: str  # "start", "what", "question", "goodbye", "answer", "unknown"
+    entry_id: str | None = None
+    answer: bool | None = None
+
+
+class Menu:
+    def __init__(self, library: Library, vocabulary: Vocabulary):
+        self.library = library
+        self.vocabulary = vocabulary
+        self.names: dict[str, str] = {}
+        for entry in library.entries():
+            for name in (entry.title, entry.id.replace("-", " "), *entry.aliases):
+                key = normalise(name)
+                if key and key not in self.names:
+                    self.names[key] = entry.id
+        menu = vocabulary.menu
+        self.prefixes = sorted({normalise(p) for p in menu.start_prefixes}, key=len, reverse=True)
+        self.what = {normalise(p) for p in menu.what}
+        self.goodbye = {normalise(p) for p in menu.goodbye}
+        self.question = set(vocabulary.phrases(Command.QUESTION))
+
+    def grammar(self) -> list[str]:
+        """Every phrase the recogniser should listen for at the menu."""
+        phrases = set(self.what) | self.goodbye | self.question
+        for name in self.names:
+            phrases.add(name)
+            phrases.update(f"{prefix} {name}" for prefix in self.prefixes)
+        return sorted(phrases)
+
+    def _strip_prefix(self, said: str) -> str:
+        for prefix in self.prefixes:
+            if said.startswith(prefix + " "):
+                return said[len(prefix) + 1:]
+        return said
+
+    def match(self, text: str, fuzzy: bool = True) -> Choice:
+        said = normalise(text)
+        if said in self.goodbye:
+            return Choice("goodbye")
+        if said in self.what:
+            return Choice("what")
+        if said in self.question:
+            return Choice("question")
+        answer = self.vocabulary.answer(said)
+        if answer is not None:
+            return Choice("answer", answer=answer)
+        name = self._strip_prefix(said)
+        if name in self.names:
+            return Choice("start", self.names[name])
+        padded = f" {name} "
+        found = [key for key in self.names if f" {key} " in padded]
+        if found:
+            return Choice("start", self.names[max(found, key=len)])
+        if fuzzy:
+            close = difflib.get_close_matches(name, list(self.names), n=1, cutoff=0.75)
+            if close:
+                return Choice("start", self.names[close[0]])
+        return Choice("unknown")
+
+
+def done_today(folder: Path | None = None, today: date | None = None) -> dict[str, int]:
+    """How many times each routine was completed today, from today's session logs."""
+    folder = folder or sessions_dir()
+    stamp = (today or date.today()).strftime("%Y%m%d")
+    counts: dict[str, int] = {}
+    for log in sorted(folder.glob(f"{stamp}-*.jsonl")) if folder.exists() else []:
+        try:
+            records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, ValueError):
+            continue
+        started = [r.get("routine_id") for r in records if r.get("kind") == "exercise_started"]
+        finished = [r for r in records if r.get("kind") == "finished"]
+        completed = finished and finished[-1].get("text") == "completed"
+        for routine_id in (started if completed else started[:-1]):
+            counts[routine_id] = counts.get(routine_id, 0) + 1
+    return counts
+
+
+def due_today(library: Library, done: dict[str, int]) -> list[tuple[str, int, int]]:
+    """(title, done, wanted) for routines with a daily count and no prerequisites, not yet done enough."""
+    due = []
+    for routine in library.routines.values():
+        wanted = routine.frequency.per_day
+        if wanted is None or routine.requires:
+            continue
+        count = done.get(routine.id, 0)
+        if count < wanted.low:
+            due.append((routine.title, count, int(wanted.low)))
+    return sorted(due)
+
+
+class Home:
+    """The menu loop. ``say`` renders a sentence; ``run`` starts a session and blocks until it ends."""
+
+    def __init__(self, library: Library, vocabulary: Vocabulary, phrases: Phrases, inbox,
+                 say: Callable[[str], None], run: Callable[[str], Any],
+                 listen_for: Callable[[list[str]], None], policy: Policy = Policy(), name: str = ""):
+        self.menu = Menu(library, vocabulary)
+        self.library, self.phrases, self.inbox = library, phrases, inbox
+        self.say, self.run, self.listen_for = say, run, listen_for
+        self.policy, self.name = policy, name
+        self._pending: str | None = None
+
+    def greet(self) -> None:
+        ph = self.phrases
+        self.say(ph.home_greeting.format(name=f" {self.name}" if self.name else ""))
+        due = due_today(self.library, done_today())
+        if due:
+            items = ", ".join(f"{title}, {done} of {wanted} done" for title, done, wanted in due)
+            self.say(ph.home_due.format(items=items))
+        else:
+            self.say(ph.home_nothing_due)
+        self.say(ph.home_prompt)
+
+    def options(self) -> None:
+        names = [r.title for r in self.library.routines.values()] + [p.title for p in self.library.programmes.values()]
+        self.say(self.phrases.home_options.format(names=", ".join(names)))
+
+    def loop(self) -> None:
+        """Until goodbye (or the input ends)."""
+        self.greet()
+        grammar = self.menu.grammar()
+        self.listen_for(grammar)
+        while True:
+            heard: Heard | None = self.inbox.get()
+            if heard is None:
+                return
+            if heard.source == "device-lost":
+                self.say(f"{heard.text}. Type what you would like to do.")
+                continue
+            if self.handle(heard):
+                return
+            if self._pending is None:
+                self.listen_for(grammar)
+
+    def handle(self, heard: Heard) -> bool:
+        """Act on one utterance; True when the user said goodbye."""
+        ph = self.phrases
+        choice = self.menu.match(heard.text, fuzzy=heard.recognition is None)
+        confidence = heard.recognition.confidence if heard.recognition is not None else 1.0
+        if heard.recognition is not None and confidence < self.policy.ask:
+            choice = Choice("unknown")
+        if choice.kind == "answer" and self._pending:
+            entry_id, self._pending = self._pending, None
+            if choice.answer:
+                self._start(entry_id)
+            else:
+                self.say(ph.home_prompt)
+            return False
+        self._pending = None
+        if choice.kind == "goodbye":
+            self.say(ph.home_goodbye)
+            return True
+        if choice.kind == "what":
+            self.options()
+        elif choice.kind == "question":
+            self.say(ph.home_no_questions)
+        elif choice.kind == "start":
+            if confidence < self.policy.act:
+                self._pending = choice.entry_id
+                self.say(ph.home_confirm.format(title=self.library.get(choice.entry_id).title))
+                self.listen_for(self.menu.vocabulary.grammar("answer"))
+                return False
+            self._start(choice.entry_id)
+        else:
+            self.say(ph.home_unknown)
+        return False
+
+    def _start(self, entry_id: str) -> None:
+        self.run(entry_id)
+        self.say(self.phrases.home_next)

@@ -1,0 +1,108 @@
+"""The speaker, microphone and keyboard of the person at this machine, opened once.
+
+The home menu and the sessions it starts share them: the recogniser model is
+loaded once, the microphone stays open, and everything heard lands on one
+queue. Whatever cannot be opened is reported once, in plain words with the
+fix, and the rest carries on (text out, keyboard in).
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+from pathlib import Path
+from typing import Any
+
+from companion.clock import RealClock
+from companion.io.inputs import Heard, KeyboardInput
+from companion.vocabulary import Vocabulary
+
+
+class SharedOutput:
+    """Wraps an output that outlives one session (the speaker): closing a session leaves it open."""
+
+    def __init__(self, output: Any):
+        self.output = output
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.output.write(record)
+
+    def interrupt(self) -> None:
+        self.output.interrupt()
+
+    def close(self) -> None:
+        """Finish what is being said, but keep the device for the next session."""
+
+    def speaking(self) -> bool:
+        return bool(getattr(self.output, "speaking", lambda: False)())
+
+    def speaking_text(self) -> str:
+        return str(getattr(self.output, "speaking_text", lambda: "")())
+
+
+class LiveIO:
+    def __init__(self, vocabulary: Vocabulary, *, speech: bool = True, voice: bool = True, keyboard: bool = False,
+                 engine: str | None = None, model: Path | None = None):
+        self.vocabulary = vocabulary
+        self.clock = RealClock()
+        self.inbox: "queue.Queue[Heard]" = queue.Queue()
+        self.notices: list[str] = []
+        self.speaker: Any = None
+        self.listener: Any = None
+        self.keyboard = None
+        if speech:
+            self._open_speaker()
+        if voice:
+            self._open_listener(engine, model)
+        if keyboard or (self.listener is None and sys.stdin.isatty()):
+            self.keyboard = KeyboardInput(self.clock, self.inbox)
+
+    def _open_speaker(self) -> None:
+        from companion.speech.speaker import Pyttsx3Speaker, SpeakerOutput, SpeechUnavailable
+
+        try:
+            self.speaker = SpeakerOutput(Pyttsx3Speaker())
+        except SpeechUnavailable as exc:
+            self.notices.append(f"Speech is off: {exc}. Carrying on in text.")
+
+    def _open_listener(self, engine: str | None, model: Path | None) -> None:
+        from companion.speech.engines import make_recognizer
+        from companion.speech.listener import Listener, Microphone, MicrophoneUnavailable
+        from companion.speech.recognizer import RecognizerUnavailable
+
+        try:
+            recognizer = make_recognizer(self.vocabulary.grammar("commands"), engine, model)
+            microphone = Microphone()
+        except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
+            self.notices.append(f"Voice commands are off: {exc}. Type commands instead (pause, resume, next, stop).")
+            return
+
+        def lost(reason: str) -> None:
+            self.inbox.put(Heard(self.clock.now(), reason, "device-lost"))
+
+        self.listener = Listener(microphone, recognizer, self.clock, self.inbox, on_lost=lost)
+
+    def take_notices(self) -> list[str]:
+        """The set-up problems not yet told to the user (each is said once)."""
+        notices, self.notices = self.notices, []
+        return notices
+
+    def listen_for(self, phrases: list[str]) -> None:
+        """What the recogniser should listen for from the next utterance on."""
+        if self.listener is not None:
+            self.listener.segmenter.use_phrases(phrases)
+
+    def listen_in(self, context: str) -> None:
+        self.listen_for(self.vocabulary.grammar(context))
+
+    def start(self) -> None:
+        """Start listening and reading the keyboard (once; later calls do nothing)."""
+        for part in (self.listener, self.keyboard):
+            if part is not None and not part.is_alive() and part.ident is None:
+                part.start()
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        if self.speaker is not None:
+            self.speaker.close()
