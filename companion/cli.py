@@ -65,12 +65,18 @@ def _duration(lib: Library, entry: Entry) -> float:
 def cmd_check(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths] if args.paths else None
     lib = load_library(paths if paths else ([Path(p) for p in args.routines] if args.routines else None))
-    for problem in lib.problems:
+    from companion.knowledge.base import check_knowledge
+
+    problems = list(lib.problems)
+    if not args.paths:
+        problems += check_knowledge()  # the knowledge base and red flags are content too
+    for problem in problems:
         print(problem)
-    if lib.problems:
-        print(f"{len(lib.problems)} problem(s) found.", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return EXIT_PROBLEM
-    print(f"OK: {len(lib.routines)} routines and {len(lib.programmes)} programmes, no problems.")
+    checked = "" if args.paths else ", the knowledge base and the red-flag list"
+    print(f"OK: {len(lib.routines)} routines and {len(lib.programmes)} programmes{checked}, no problems.")
     return EXIT_OK
 
 
@@ -338,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     from companion.speech.listen_cli import add_listen_parser
     from companion.speech.models import add_models_parser
 
+    from companion.knowledge.ask_cli import add_ask_parser
+
+    add_ask_parser(sub)
     add_listen_parser(sub)
     add_models_parser(sub)
     add_doctor_parser(sub)

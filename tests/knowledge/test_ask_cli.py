@@ -1,0 +1,113 @@
+"""``companion ask``: the --json contract, the issue's three "done when" examples, speech and no-question."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from companion.knowledge.ask_cli import EXIT_OK, EXIT_USAGE, add_ask_parser
+from companion.knowledge.schema import sentence_count
+
+
+def run_ask(capsys, *argv: str) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="companion")
+    add_ask_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["ask", *argv])
+    code = args.func(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def ask_json(capsys, question: str) -> dict:
+    code, out, _ = run_ask(capsys, "--json", "--text", question)
+    assert code == EXIT_OK
+    assert out.count("\n") == 1, "one JSON object on one line"
+    return json.loads(out)
+
+
+def test_json_has_exactly_the_contract_keys_and_types(capsys) -> None:
+    record = ask_json(capsys, "how should I pick up a heavy box")
+    assert list(record) == ["answer", "known", "urgent", "topic", "score", "sources"]
+    assert isinstance(record["answer"], str) and isinstance(record["known"], bool)
+    assert isinstance(record["urgent"], bool) and isinstance(record["score"], float)
+    assert record["topic"] is None or isinstance(record["topic"], str)
+    assert all(set(s) == {"lines", "quote"} for s in record["sources"])
+
+
+def test_done_when_lifting_gives_a_short_correct_answer(capsys) -> None:
+    record = ask_json(capsys, "how should I pick up a heavy box")
+    assert record["known"] and not record["urgent"] and record["topic"] == "lifting"
+    assert "squat" in record["answer"].lower() and "slowly" in record["answer"].lower()
+    assert sentence_count(record["answer"]) <= 3
+    assert any(s["lines"] == "464" for s in record["sources"])
+
+
+def test_done_when_saddle_numbness_is_urgent_with_seek_care_advice(capsys) -> None:
+    record = ask_json(capsys, "I can't feel my bottom when I wipe and my back hurts")
+    assert record["urgent"] is True
+    assert "urgent" in record["answer"].lower() and "now" in record["answer"].lower()
+    assert "emergency" in record["answer"].lower()
+
+
+def test_done_when_football_is_politely_refused(capsys) -> None:
+    record = ask_json(capsys, "who won the football")
+    assert record["known"] is False and record["urgent"] is False and record["topic"] is None
+    assert "I can only help with back and neck care" in record["answer"]
+
+
+def test_treatment_answers_end_with_the_doctor_reminder(capsys) -> None:
+    record = ask_json(capsys, "who should avoid a back massage")
+    assert record["topic"] == "massage" and "don't replace a doctor" in record["answer"]
+    assert "don't replace a doctor" not in ask_json(capsys, "how should I pick up a heavy box")["answer"]
+
+
+def test_text_output_prints_the_answer_and_where_it_comes_from(capsys) -> None:
+    code, out, err = run_ask(capsys, "--text", "how", "should", "I", "pick", "up", "a", "heavy", "box")
+    assert code == EXIT_OK and "Squat down first" in out and "lines 464" in out and err == ""
+
+
+def test_no_question_explains_that_listening_needs_voice_input(capsys) -> None:
+    code, out, err = run_ask(capsys, "--text")
+    assert code == EXIT_USAGE and out == ""
+    assert "voice input" in err and 'companion ask "' in err
+
+
+class FakeSpeaker:
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+        self.closed = False
+
+    def write(self, record: dict) -> None:
+        self.records.append(record)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_without_text_the_answer_is_spoken(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    speaker = FakeSpeaker()
+    monkeypatch.setattr("companion.knowledge.ask_cli.open_speaker", lambda: (speaker, None))
+    code, out, _ = run_ask(capsys, "who won the football")
+    assert code == EXIT_OK
+    assert speaker.records == [{"kind": "say", "text": out.splitlines()[0]}] and speaker.closed
+
+
+def test_when_speech_is_unavailable_it_says_why_once_and_still_answers(capsys, monkeypatch) -> None:
+    monkeypatch.setattr("companion.knowledge.ask_cli.open_speaker",
+                        lambda: (None, "Speech is off: no audio device. Carrying on in text."))
+    code, out, err = run_ask(capsys, "--json", "how should I pick up a heavy box")
+    assert code == EXIT_OK and json.loads(out)["topic"] == "lifting"
+    assert err.count("Speech is off") == 1
+
+
+def test_open_speaker_gives_a_speaker_or_a_reason() -> None:
+    from companion.knowledge.ask_cli import open_speaker
+
+    speaker, problem = open_speaker()
+    if speaker is None:
+        assert problem.startswith("Speech is off: ") and problem.endswith("Carrying on in text.")
+    else:
+        assert problem is None
+        speaker.close()

@@ -1,0 +1,80 @@
+"""Answering: red flags first, off-topic and "I don't know" replies, the JSON shape, the reminder."""
+
+from __future__ import annotations
+
+import pytest
+
+from companion.knowledge.retrieval import Answer, TreatmentReminder, default_answerer
+from companion.knowledge.stem import stem
+from companion.knowledge.text import default_analyzer, join_spelled
+
+
+@pytest.fixture(scope="module")
+def answerer():
+    return default_answerer()
+
+
+def test_a_red_flag_wins_over_a_good_match(answerer) -> None:
+    answer = answerer.ask("how should I lift a heavy box now that I've lost control of my bladder")
+    assert answer.urgent and answer.known and answer.kind == "urgent"
+    assert answer.topic == "red-flag:bladder-bowel" and answer.red_flag.id == "bladder-bowel"
+    assert "emergency" in answer.answer
+
+
+def test_off_topic_gets_the_friendly_reply(answerer) -> None:
+    for question in ("who won the football", "what's the weather like", "will it rain tomorrow"):
+        answer = answerer.ask(question)
+        assert not answer.known and not answer.urgent and answer.topic is None and answer.kind == "off-topic"
+        assert "I can only help with back and neck care" in answer.answer
+
+
+def test_a_misheard_word_is_corrected_but_never_makes_a_question_on_topic(answerer) -> None:
+    # "rain" is one letter from "pain": the domain is judged on the words as heard.
+    assert answerer.ask("will it rain tomorrow").kind == "off-topic"
+    assert answerer.ask("is a back message safe").topic == "massage"
+
+
+def test_unknown_back_question_says_so_and_suggests_a_professional(answerer) -> None:
+    answer = answerer.ask("Can CBD oil help back pain?")
+    assert not answer.known and answer.kind == "unknown" and answer.topic is None
+    assert "doctor or physiotherapist" in answer.answer
+
+
+def test_a_known_answer_carries_its_sources_and_longer_version(answerer) -> None:
+    answer = answerer.ask("How should I pick up a heavy box?")
+    assert answer.known and answer.topic == "lifting" and not answer.treatment
+    assert "squat" in answer.answer.lower() and 0.3 <= answer.score <= 1.0
+    assert any(s["lines"] == "464" for s in answer.sources)
+    assert answer.more and len(answer.more) > len(answer.answer)
+
+
+def test_the_json_shape_is_exactly_the_contract(answerer) -> None:
+    for question in ("how do i lift a box", "who won the football", "i have a fever and back pain"):
+        record = answerer.ask(question).to_json()
+        assert list(record) == ["answer", "known", "urgent", "topic", "score", "sources"]
+        assert isinstance(record["score"], float) and isinstance(record["sources"], list)
+
+
+def test_the_treatment_reminder_is_said_once_per_session(answerer) -> None:
+    reminder = TreatmentReminder("REMINDER")
+    first = answerer.ask("Who should not have a back massage?")
+    assert first.treatment
+    assert reminder.text(first).endswith("REMINDER")
+    assert not reminder.text(answerer.ask("When do I need surgery for a slipped disc?")).endswith("REMINDER")
+    assert reminder.text(Answer("plain", True, False, "x", 1.0)) == "plain"
+
+
+def test_spoken_forms_and_spelled_letters() -> None:
+    analyzer = default_analyzer()
+    assert join_spelled("is a c t or an m r i better".split()) == "is a ct or an mri better".split()
+    assert join_spelled("am i a".split()) == ["am", "i", "a"]
+    assert analyzer.terms("mac kenzie exercises") == analyzer.terms("McKenzie exercises")
+    assert analyzer.terms("sit ups") == analyzer.terms("sit-ups") == analyzer.terms("situps")
+
+
+@pytest.mark.parametrize("word, expected", [
+    ("lifting", "lift"), ("lifts", "lift"), ("herniated", "herniat"), ("herniation", "herniat"),
+    ("mattresses", "mattress"), ("ponies", "poni"), ("relational", "relat"), ("sitting", "sit"),
+])
+def test_porter_stemmer(word: str, expected: str) -> None:
+    assert stem(word) == expected
