@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from companion.clock import Clock, VirtualClock
 from companion.engine.cues import Cue
-from companion.engine.events import AnswerEvent, Command, CommandEvent, Event, Tick, Unrecognised
+from companion.engine.events import AnswerEvent, Command, CommandEvent, Event, RedFlagEvent, Tick, Told, Unrecognised
 from companion.engine.session import Session
 from companion.io.inputs import Heard
 from companion.io.outputs import Output, TextPrinter
@@ -38,8 +38,11 @@ class Runner:
         self._script = list(script or [])
         self._live = live
         self.records: list[dict[str, Any]] = []
-        self.on_context: Any = None  # called with "commands" or "answer" when what we listen for changes
+        self.on_context: Any = None  # called with "commands", "answer" or "question" when that changes
         self._context = "commands"
+        self._question_open = False
+        self._answerer: Any = None
+        self._reminder: Any = None
 
     # -- output ---------------------------------------------------------------
 
@@ -50,8 +53,13 @@ class Runner:
 
     def _emit(self, cues: list[Cue]) -> None:
         for cue in cues:
-            self._emit_record(cue_record(cue))
-        context = "answer" if self.session.awaiting_answer else "commands"
+            record = cue_record(cue)
+            if record["kind"] == "question":
+                self._question_open = True
+            self._emit_record(record)
+        if self.session.finished:
+            self._question_open = False
+        context = "question" if self._question_open else "answer" if self.session.awaiting_answer else "commands"
         if context != self._context:
             self._context = context
             if self.on_context:
@@ -100,7 +108,12 @@ class Runner:
             self._emit_record(note_record(at, "notice", f"{heard.text}. Pausing; type resume to carry on."))
             self._emit(self.session.feed(CommandEvent(at, Command.PAUSE, "microphone lost")))
             return
+        if self._question_open and heard.source != "device-lost":
+            if self._answer_question(heard, at):
+                return
         event, command, how = self._interpret(heard, at)
+        if isinstance(event, Unrecognised) and self._red_flag(heard.text, at):
+            return
         if command == Command.STOP.value:
             for output in self.outputs:
                 output.interrupt()
@@ -111,6 +124,48 @@ class Runner:
         self._emit_record(record)
         if event is not None:
             self._emit(self.session.feed(event))
+
+    # -- questions ------------------------------------------------------------
+
+    def _knowledge(self):
+        if self._answerer is None:
+            from companion.knowledge.retrieval import TreatmentReminder, default_answerer
+
+            self._answerer = default_answerer()
+            self._reminder = TreatmentReminder(self._answerer.replies.treatment_reminder)
+        return self._answerer
+
+    def _red_flag(self, text: str, at: float) -> bool:
+        """Red flags are checked first on every free-form utterance; one ends the exercise part."""
+        from companion.knowledge.redflags import detect
+
+        flag = detect(text)
+        if flag is None:
+            return False
+        self._emit_record(heard_record(at, text, None, "question"))
+        self._emit(self.session.feed(RedFlagEvent(at, flag.id, " ".join(flag.advice.split()))))
+        return True
+
+    def _answer_question(self, heard: Heard, at: float) -> bool:
+        """The utterance after "I have a question": answer it, then carry on where we were."""
+        match = self.vocabulary.match(heard.text)
+        if match and match.command is Command.STOP:
+            self._question_open = False
+            return False  # stop is stop, even here
+        if not heard.text.strip():
+            return True
+        self._question_open = False
+        if self._red_flag(heard.text, at):
+            return True
+        status = {Command.HOW_MANY_LEFT, Command.WHATS_NEXT, Command.HOW_LONG_LEFT, Command.PURPOSE}
+        self._emit_record(heard_record(at, heard.text, match.command.value if match else None, "question"))
+        if match and match.command in status:
+            self._emit(self.session.feed(CommandEvent(at, match.command, heard.text)))
+        else:
+            answer = self._knowledge().ask(heard.text)
+            self._emit(self.session.feed(Told(at, self._reminder.text(answer))))
+        self._emit(self.session.feed(CommandEvent(at, Command.RESUME, "after the question")))
+        return True
 
     # -- the loop -------------------------------------------------------------
 

@@ -75,6 +75,14 @@ class Phrases:
     home_unknown: str
     home_next: str
     home_no_questions: str
+    comfort_yes: str
+    comfort_no: str
+    ready: str
+    not_ready: str
+    cannot_skip_question: str
+    answer_yes_no: str
+    answer_number: str
+    answer_place: str
 
 
 @lru_cache(maxsize=4)

@@ -19,6 +19,7 @@ class SayKind(str, Enum):
     STATUS = "status"
     HELP = "help"
     SYSTEM = "system"
+    QUESTION = "question"  # asks for a yes/no answer
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,21 @@ class QuestionRequested:
 
 
 @dataclass(frozen=True)
+class RedFlagRaised:
+    """A red flag ended the session; logged so the caregiver's report shows it."""
+
+    at: float
+    flag_id: str
+
+
+@dataclass(frozen=True)
 class SessionFinished:
     at: float
     reason: str  # "completed" | "stopped"
 
 
 Cue = (Say | Beep | ExerciseStarted | StepStarted | StepFinished | StateChanged | VoiceChanged | QuestionRequested
-       | SessionFinished)
+       | RedFlagRaised | SessionFinished)
 
 
 def cue_kind(cue: Cue) -> str:
@@ -104,5 +113,6 @@ def cue_kind(cue: Cue) -> str:
         StateChanged: "state",
         VoiceChanged: "voice",
         QuestionRequested: "question",
+        RedFlagRaised: "red_flag",
         SessionFinished: "finished",
     }[type(cue)]

@@ -67,4 +67,21 @@ class Unrecognised:
     text: str
 
 
-Event = Tick | CommandEvent | AnswerEvent | Unrecognised
+@dataclass(frozen=True)
+class Told:
+    """Say ``text`` as part of the session: an answer to the user's question, composed outside."""
+
+    at: float
+    text: str
+
+
+@dataclass(frozen=True)
+class RedFlagEvent:
+    """The user described a red flag: end the exercise part now with this advice."""
+
+    at: float
+    flag_id: str
+    advice: str
+
+
+Event = Tick | CommandEvent | AnswerEvent | Unrecognised | Told | RedFlagEvent

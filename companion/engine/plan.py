@@ -168,7 +168,13 @@ class HoldStep(Step):
                 timed.append((0.0, Say(0, call, SayKind.COUNT)))
         for at, text in announcements:
             if start <= at < end:
-                timed.append((round(at - start, 6), Say(0, text, SayKind.COUNT)))
+                question = text.endswith(self.phrases.comfort_check)
+                if question:
+                    text = text[: -len(self.phrases.comfort_check)].strip()
+                if text:
+                    timed.append((round(at - start, 6), Say(0, text, SayKind.COUNT)))
+                if question:  # its own cue: the engine waits for a yes or no to it (without stopping the hold)
+                    timed.append((round(at - start, 6), Say(0, self.phrases.comfort_check, SayKind.QUESTION)))
         timed.sort(key=lambda item: item[0])
         return timed
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from companion.content.phrases import Phrases
-from companion.engine.cues import (Cue, ExerciseStarted, QuestionRequested, Say, SayKind, SessionFinished,
+from companion.engine.cues import (Cue, ExerciseStarted, QuestionRequested, RedFlagRaised, Say, SayKind, SessionFinished,
                                    StateChanged, StepFinished, StepStarted, VoiceChanged)
-from companion.engine.events import AnswerEvent, Command, CommandEvent, Event, Unrecognised
+from companion.engine.events import AnswerEvent, Command, CommandEvent, Event, RedFlagEvent, Told, Unrecognised
 
 CONFIRM_WINDOW = 10.0  # seconds a yes/no answer to "Did you say ...?" is accepted
+COMFORT = "comfort"  # the pending question is "Are you comfortable?"
 from companion.engine.plan import PACE_STEPS, HoldStep, Phase, Plan, RepsStep, Step, describe_time
 
 
@@ -61,7 +62,7 @@ class Session:
         self._progress = 0.0
         self._next_cue = 0
         self._last_routine: str | None = None
-        self._pending: tuple[Command, float] | None = None
+        self._pending: tuple[Command | str, float] | None = None
 
     # -- public API ---------------------------------------------------------
 
@@ -100,6 +101,14 @@ class Session:
                 self._command(event.command, at, out)
         elif isinstance(event, AnswerEvent):
             self._answer_pending(event, at, out)
+        elif isinstance(event, Told):
+            out.append(Say(at, event.text, SayKind.STATUS))
+        elif isinstance(event, RedFlagEvent):
+            # Safety before everything: the exercise part ends here, with the advice.
+            out.append(Say(at, event.advice, SayKind.WARNING))
+            out.append(RedFlagRaised(at, event.flag_id))
+            out.append(SessionFinished(at, "red-flag"))
+            self.finished = True
         elif isinstance(event, Unrecognised):
             out.append(Say(at, self.phrases.unknown, SayKind.SYSTEM))
         self.now = at
@@ -146,6 +155,8 @@ class Session:
             while self._next_cue < len(cues) and self._phase_start + cues[self._next_cue][0] <= at + 1e-9:
                 offset, cue = cues[self._next_cue]
                 out.append(replace(cue, at=self._phase_start + offset))
+                if isinstance(cue, Say) and cue.kind is SayKind.QUESTION:
+                    self._pending = (COMFORT, self._phase_start + offset)
                 self._next_cue += 1
             end = self._phase_start + self._phase.duration
             if end > at + 1e-9:
@@ -198,6 +209,12 @@ class Session:
         pending, self._pending = self._pending, None
         if pending is None or at - pending[1] > CONFIRM_WINDOW:
             out.append(Say(at, self.phrases.nothing_to_answer, SayKind.SYSTEM))
+        elif pending[0] == COMFORT:
+            if event.answer:
+                out.append(Say(at, self.phrases.comfort_yes, SayKind.SYSTEM))
+            else:  # "stop if uncomfortable": end this exercise, go on to the next
+                out.append(Say(at, self.phrases.comfort_no, SayKind.SYSTEM))
+                self._jump(self._finish_of_routine(), at, out, skipped=True)
         elif event.answer:
             self._command(pending[0], at, out)
         else:
@@ -270,6 +287,15 @@ class Session:
         out.append(StepFinished(at, self._index, skipped=skipped))
         self._enter_step(index, at, out)
         self._run_until(at, out)
+
+    def _finish_of_routine(self) -> int:
+        """Index of the current routine's closing step."""
+        rid = self.current_step.routine_id
+        for index in range(self._index, len(self.plan.steps)):
+            step = self.plan.steps[index]
+            if step.routine_id == rid and step.kind == "finish":
+                return index
+        return len(self.plan.steps)
 
     def _change_pace(self, command: Command, at: float, out: list[Cue]) -> None:
         ph = self.phrases

@@ -87,13 +87,14 @@ class LiveIO:
         notices, self.notices = self.notices, []
         return notices
 
-    def listen_for(self, phrases: list[str]) -> None:
+    def listen_for(self, phrases: list[str] | None) -> None:
         """What the recogniser should listen for from the next utterance on."""
         if self.listener is not None:
             self.listener.segmenter.use_phrases(phrases)
 
     def listen_in(self, context: str) -> None:
-        self.listen_for(self.vocabulary.grammar(context))
+        """"question" listens for free speech (no grammar); other contexts for their phrases."""
+        self.listen_for(None if context == "question" else self.vocabulary.grammar(context))
 
     def start(self) -> None:
         """Start listening and reading the keyboard (once; later calls do nothing)."""

@@ -39,6 +39,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"{exc}", file=sys.stderr)
         return EXIT_PROBLEM
     if not question:
+        question = listen_for_question()
+    if not question:
         print(answerer.replies.listening_needs_voice, file=sys.stderr)
         return EXIT_USAGE
     answer = answerer.ask(question)
@@ -56,6 +58,38 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.text:
         _speak(said)
     return EXIT_OK
+
+
+def listen_for_question(seconds: float = 15.0) -> str:
+    """One spoken question from the microphone (free speech), or "" with the reason on stderr."""
+    import time
+
+    from companion.speech.engines import make_recognizer
+    from companion.speech.listener import Microphone, MicrophoneUnavailable, Segmenter
+    from companion.speech.recognizer import RecognizerUnavailable
+
+    try:
+        recognizer = make_recognizer(["question"])
+        recognizer.set_phrases(None)
+        microphone = Microphone()
+    except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
+        print(f"Cannot listen: {exc}", file=sys.stderr)
+        return ""
+    segmenter = Segmenter(recognizer)
+    print("Listening: ask your question.", file=sys.stderr)
+    until = time.monotonic() + seconds
+    try:
+        for frame in microphone.frames():
+            utterance = segmenter.feed(frame)
+            if utterance and utterance.recognition.text:
+                print(f"Heard: {utterance.recognition.text}", file=sys.stderr)
+                return utterance.recognition.text
+            if time.monotonic() > until:
+                print("I did not hear a question.", file=sys.stderr)
+                return ""
+    finally:
+        microphone.close()
+    return ""
 
 
 def open_speaker() -> tuple[Any | None, str | None]:

@@ -25,7 +25,8 @@ from companion.speech.recognizer import SAMPLE_RATE, Recognition, Recognizer
 
 FRAME_SECONDS = 0.03
 FRAME_BYTES = int(SAMPLE_RATE * FRAME_SECONDS) * 2
-MAX_UTTERANCE_SECONDS = 6.0
+MAX_UTTERANCE_SECONDS = 12.0  # a spoken question can be a long sentence
+_FREE: list[str] = []  # marker: listen for free speech
 
 
 class AudioSource(Protocol):
@@ -123,9 +124,9 @@ class Segmenter:
         self._speech_bytes = 0
         self._wanted: list[str] | None = None
 
-    def use_phrases(self, phrases: list[str]) -> None:
-        """Listen for ``phrases`` from the next utterance on (thread-safe: applied between utterances)."""
-        self._wanted = list(phrases)
+    def use_phrases(self, phrases: list[str] | None) -> None:
+        """Listen for ``phrases`` (None: free speech) from the next utterance on; applied between utterances."""
+        self._wanted = list(phrases) if phrases is not None else _FREE
 
     def feed(self, frame: bytes) -> Utterance | None:
         """Process one frame; return the utterance that just ended, if any."""
@@ -134,7 +135,9 @@ class Segmenter:
             return None
         if not self._in_speech:
             wanted, self._wanted = self._wanted, None
-            if wanted is not None:
+            if wanted is _FREE:
+                self.recognizer.set_phrases(None)
+            elif wanted is not None:
                 self.recognizer.set_phrases(wanted)
             self.recognizer.start()
             self._in_speech, self._speech_bytes = True, 0

@@ -113,6 +113,9 @@ class PocketSphinxRecognizer:
         model = pocketsphinx.get_model_path()
         base = dict(hmm=os.path.join(model, "en-us", "en-us"),
                     dict=os.path.join(model, "en-us", "cmudict-en-us.dict"), loglevel="FATAL")
+        self._base = base
+        self._free: Any = None  # an n-gram decoder for free speech, made on first use
+        self._free_form = False
         try:
             self._grammar = pocketsphinx.Decoder(pocketsphinx.Config(lm=None, bestpath=False, **base))
             self._loop = pocketsphinx.Decoder(pocketsphinx.Config(
@@ -134,8 +137,21 @@ class PocketSphinxRecognizer:
                 return candidate
         return None
 
-    def set_phrases(self, phrases: list[str]) -> None:
-        """Switch to a grammar of ``phrases``; each distinct set is compiled once and reused."""
+    def set_phrases(self, phrases: list[str] | None) -> None:
+        """Switch to a grammar of ``phrases``; each distinct set is compiled once and reused.
+
+        None means free speech (a question): the bundled English n-gram model,
+        slower (about half real time here) and much less accurate than a grammar.
+        """
+        self._free_form = phrases is None
+        if phrases is None:
+            if self._free is None:
+                import pocketsphinx
+
+                model = pocketsphinx.get_model_path()
+                self._free = pocketsphinx.Decoder(pocketsphinx.Config(
+                    lm=os.path.join(model, "en-us", "en-us.lm.bin"), **self._base))
+            return
         key = tuple(sorted(set(phrases)))
         if key not in self._searches:
             self._searches[key] = self._compile(key, f"grammar{len(self._searches)}")
@@ -158,6 +174,10 @@ class PocketSphinxRecognizer:
         return name, mapping, unusable
 
     def start(self) -> None:
+        if self._free_form:
+            self._free.start_utt()
+            self._started = True
+            return
         if not self._to_phrase:
             raise RuntimeError("call set_phrases() before start()")
         self._grammar.start_utt()
@@ -165,7 +185,9 @@ class PocketSphinxRecognizer:
         self._started = True
 
     def accept(self, pcm: bytes) -> None:
-        if pcm:
+        if pcm and self._free_form:
+            self._free.process_raw(pcm, no_search=False, full_utt=False)
+        elif pcm:
             self._grammar.process_raw(pcm, no_search=False, full_utt=False)
             self._loop.process_raw(pcm, no_search=False, full_utt=False)
 
@@ -173,6 +195,11 @@ class PocketSphinxRecognizer:
         if not self._started:
             return Recognition("", 0.0, self.name)
         self._started = False
+        if self._free_form:
+            self._free.end_utt()
+            hyp = self._free.hyp()
+            text = " ".join(w for w in (hyp.hypstr if hyp else "").split() if not w.startswith("<"))
+            return Recognition(text, 1.0 if text else 0.0, self.name, details={"free_form": True})
         self._grammar.end_utt()
         self._loop.end_utt()
         hyp = self._grammar.hyp()

@@ -113,7 +113,15 @@ class VoskRecognizer:
         """Whether ``word`` is in the model's vocabulary (only such words can be recognised)."""
         return bool(word) and self._model.vosk_model_find_word(word) >= 0
 
-    def set_phrases(self, phrases: list[str]) -> None:
+    def set_phrases(self, phrases: list[str] | None) -> None:
+        """Restrict to ``phrases``; None means free speech (a question), with no grammar."""
+        self.free_form = phrases is None
+        if phrases is None:
+            self.phrases, self.unusable_phrases = [], []
+            self._rec = self._vosk.KaldiRecognizer(self._model, self.sample_rate)
+            self._rec.SetWords(True)
+            self.start()
+            return
         usable: list[str] = []
         unusable: list[str] = []
         for phrase in dict.fromkeys(_normalise(p) for p in phrases):
@@ -158,6 +166,11 @@ class VoskRecognizer:
         began = time.perf_counter()
         if self._rec is not None:
             self._segments.append(json.loads(self._rec.FinalResult()))
+        if getattr(self, "free_form", False):
+            words = " ".join(seg.get("text", "") for seg in self._segments).split()
+            self.start()
+            return Recognition(" ".join(words), 1.0 if words else 0.0, self.name,
+                               round((time.perf_counter() - began) * 1000, 2), {"free_form": True})
         text, confidence, details = interpret(self._segments, self.phrases)
         if self._rec is None:
             details["rejected"] = "no usable phrases"

@@ -45,7 +45,10 @@ def test_five_minute_wall_stand_runs_in_well_under_a_second_with_exact_cue_times
     begin = hold_start(records)
     end = next(r["t"] for r in records if r["kind"] == "beep" and r["text"] == "end")
     assert end - begin == pytest.approx(300.0)
-    spoken = {round(t - begin, 3): text for t, text in says(records) if begin <= t <= end}
+    spoken = {round(r["t"] - begin, 3): r["text"] for r in records
+              if r["kind"] == "say" and r["say"] == "count" and begin <= r["t"] <= end}
+    asked = [round(r["t"] - begin, 3) for r in records if r["kind"] == "say" and r["say"] == "question"]
+    assert asked == [60.0, 120.0, 180.0, 240.0]  # "Are you comfortable?" every minute, as the routine says
     assert spoken[60.0].startswith("4 minutes left")
     assert spoken[120.0].startswith("3 minutes left")
     assert spoken[180.0].startswith("2 minutes left")

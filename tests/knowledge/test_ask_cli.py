@@ -68,10 +68,17 @@ def test_text_output_prints_the_answer_and_where_it_comes_from(capsys) -> None:
     assert code == EXIT_OK and "Squat down first" in out and "lines 464" in out and err == ""
 
 
-def test_no_question_explains_that_listening_needs_voice_input(capsys) -> None:
+def test_no_question_listens_and_says_why_when_it_cannot(capsys, monkeypatch) -> None:
+    from companion.speech import listener
+
+    class NoMicrophone:
+        def __init__(self, *args, **kwargs):
+            raise listener.MicrophoneUnavailable("no microphone was found (test)")
+
+    monkeypatch.setattr(listener, "Microphone", NoMicrophone)
     code, out, err = run_ask(capsys, "--text")
     assert code == EXIT_USAGE and out == ""
-    assert "voice input" in err and 'companion ask "' in err
+    assert "Cannot listen: no microphone was found" in err and 'companion ask "' in err
 
 
 class FakeSpeaker:
