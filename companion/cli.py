@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import difflib
+from dataclasses import dataclass, field
+from typing import Any
 import json
 import os
 import sys
@@ -19,6 +21,8 @@ from companion.content.schema import Routine
 from companion.engine.plan import Plan, PlanBuilder
 from companion.engine.session import Session
 from companion.io.datadir import sessions_dir
+from companion.care.profiles import Profile
+from companion.engine.plan import Care
 from companion.io.devices import LiveIO, SharedOutput
 from companion.io.inputs import ScriptError, ScriptFeeder, parse_script
 from companion.io.outputs import JsonPrinter, Output, SessionLog, TextPrinter, clock_text
@@ -160,8 +164,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     lib = _usable_library(args)
-    entry = _find(lib, args.id) if lib else None
-    if entry is None:
+    if lib is None:
+        return EXIT_PROBLEM
+    entry = None
+    if args.id:
+        entry = _find(lib, args.id)
+        if entry is None:
+            return EXIT_PROBLEM
+    try:
+        entry, setup = prepare(lib, entry, args)
+    except SetupError as exc:
+        print(exc, file=sys.stderr)
         return EXIT_PROBLEM
     if args.virtual_clock and args.keyboard:
         print("--keyboard needs the real clock: a virtual-clock session finishes at once. "
@@ -181,10 +194,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         live_io = LiveIO(vocabulary, speech=not args.text, voice=not (args.no_voice or args.script),
                          keyboard=args.keyboard, engine=args.engine, model=Path(args.model) if args.model else None)
     try:
-        reason, seconds, log_path = run_session(lib, entry, args, live_io, script)
+        reason, seconds, log_path = run_session(lib, entry, args, live_io, script, setup)
     finally:
         if live_io:
             live_io.close()
+        if setup.store is not None:
+            setup.store.close()
     if not args.json:
         print(f"Session {reason} after {clock_text(seconds)} (minutes:seconds).")
         if log_path:
@@ -192,12 +207,111 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 130 if reason == "interrupted" else EXIT_OK
 
 
+@dataclass
+class Setup:
+    """Who the session is for and what surrounds it (profile, history store, questions)."""
+
+    user: str | None = None
+    profile: Profile | None = None
+    store: Any = None
+    started_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    first_step: int = 0
+    care: Care = field(default_factory=Care)
+
+
+class SetupError(Exception):
+    """Why the session cannot start (unknown person, refused exercise, bad --at)."""
+
+
+def _care(lib: Library, setup: Setup, screen: bool) -> Care:
+    """Screening before the first session of the day; pain check-ins for a known person."""
+    from companion.care.screening import load_screening
+
+    if setup.user is None:
+        return Care()
+    sc = load_screening()
+    profile = setup.profile
+    return Care(
+        screening=tuple((q.flag_id, q.ask, q.advice) for q in sc.questions) if screen else (),
+        screening_intro=sc.intro, screening_done=sc.all_clear,
+        pain_checks=True, pain_score=sc.pain.score, pain_place=sc.pain.place,
+        confirm_steps=bool(profile and profile.confirm_steps), repeat=profile.repeat_cues if profile else 0)
+
+
+def prepare(lib: Library, entry: Entry | None, args: argparse.Namespace) -> tuple[Entry, Setup]:
+    """Open the person's profile and history, check the exercise is allowed, plan questions."""
+    from companion.care.store import StoreError, open_store
+
+    setup = Setup()
+    at = getattr(args, "at", None)
+    if at:
+        if not args.virtual_clock:
+            raise SetupError("--at only works with --virtual-clock (it sets a simulated start time)")
+        try:
+            setup.started_at = datetime.fromisoformat(at)
+        except ValueError:
+            raise SetupError(f"--at must be a date and time like 2026-11-20T09:00, not '{at}'") from None
+        if setup.started_at.tzinfo is None:
+            setup.started_at = setup.started_at.astimezone()
+    user = getattr(args, "user", None)
+    wants_store = user or getattr(args, "db", None) or getattr(args, "resume", False) or not args.virtual_clock
+    if wants_store and not getattr(args, "no_log", False):
+        try:
+            setup.store = open_store(Path(args.db) if getattr(args, "db", None) else None)
+        except StoreError as exc:
+            raise SetupError(str(exc)) from None
+    if user:
+        if setup.store is None:
+            raise SetupError("--user needs the history database; do not combine it with --no-log")
+        setup.profile = setup.store.get_profile(user)
+        if setup.profile is None:
+            known = ", ".join(p.name for p in setup.store.list_profiles()) or "none yet"
+            raise SetupError(f"There is no profile called '{user}' (known: {known}). "
+                             f"Create one with: companion profile add {user}")
+        setup.user = setup.profile.name
+    if getattr(args, "resume", False):
+        row = setup.store.last_unfinished(setup.user) if setup.store else None
+        if row is None:
+            raise SetupError("There is no interrupted session to resume.")
+        entry = lib.get(row.entry_id)
+        if entry is None:
+            raise SetupError(f"The interrupted session was '{row.entry_id}', which no longer exists.")
+        steps = [e.get("index") for e in setup.store.events(row.id) if e.get("kind") == "step_started"]
+        setup.first_step = int(steps[-1]) if steps and steps[-1] is not None else 0
+    if entry is None:
+        raise SetupError("Name a routine to run (see companion list), or use --resume.")
+    _check_allowed(lib, entry, setup)
+    day_start = setup.started_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    earlier_today = setup.store.sessions(setup.user, since=day_start) if setup.store and setup.user else []
+    first_today = not [r for r in earlier_today if r.started_at <= setup.started_at]
+    setup.care = _care(lib, setup, screen=first_today and setup.first_step == 0)
+    return entry, setup
+
+
+def _check_allowed(lib: Library, entry: Entry, setup: Setup) -> None:
+    """Refuse what is not safe or not yet allowed for this person, with the reason."""
+    if setup.user is None or setup.first_step:
+        return
+    from companion.care.progression import check
+
+    verdict = check(entry.id, setup.store.practice(setup.user), setup.started_at, lib, setup.profile)
+    if not verdict.allowed:
+        instead = f" Instead: companion run {verdict.instead} --user {setup.user}" if verdict.instead else ""
+        raise SetupError(f"{verdict.reason}{instead}")
+
+
 def run_session(lib: Library, entry: Entry, args: argparse.Namespace, live_io: LiveIO | None,
-                script: list | None = None) -> tuple[str, float, Path | None]:
+                script: list | None = None, setup: Setup | None = None) -> tuple[str, float, Path | None]:
     """One session on the given devices (None: virtual clock, no devices). Returns (reason, seconds, log)."""
+    from companion.care.screening import load_screening
+    from companion.care.store import StoreOutput
+
+    setup = setup or Setup()
     phrases = load_phrases()
-    plan = PlanBuilder(lib.routines, phrases).for_entry(entry)
-    session = Session(plan, phrases, {r.id: r.title for r in lib.routines.values()})
+    plan = PlanBuilder(lib.routines, phrases, care=setup.care).for_entry(entry)
+    pace = setup.profile.pace if setup.profile else 1.0
+    session = Session(plan, phrases, {r.id: r.title for r in lib.routines.values()}, pace=pace,
+                      pain_texts=load_screening().pain.model_dump())
     if live_io is None:
         clock = VirtualClock()
     else:
@@ -214,6 +328,11 @@ def run_session(lib: Library, entry: Entry, args: argparse.Namespace, live_io: L
     notices = live_io.take_notices() if live_io else []
     if live_io and live_io.speaker:
         outputs.append(SharedOutput(live_io.speaker))
+        if setup.profile:
+            live_io.apply_profile(setup.profile)
+    if setup.store is not None:
+        outputs.append(StoreOutput.begin(setup.store, setup.user, entry.id, setup.started_at,
+                                         virtual=live_io is None))
     log_path = None
     if not args.no_log and live_io is not None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -227,6 +346,7 @@ def run_session(lib: Library, entry: Entry, args: argparse.Namespace, live_io: L
     runner = Runner(session, clock, live_io.vocabulary if live_io else load_vocabulary(), outputs,
                     script=script if live_io is None else None, live=live if live and live.live else None,
                     inbox=live_io.inbox if live_io else None)
+    runner.first_step = setup.first_step
     for notice in notices:
         runner.notice(notice)
     feeders = []
@@ -325,7 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_home)
 
     p = sub.add_parser("run", help="run a routine or programme")
-    p.add_argument("id")
+    p.add_argument("id", nargs="?", help="routine or programme id (see companion list); omit with --resume")
+    p.add_argument("--user", metavar="NAME", help="the person exercising (see companion profile)")
+    p.add_argument("--db", metavar="PATH", help="history database (default: in your data folder)")
+    p.add_argument("--at", metavar="ISO_DATETIME", help="with --virtual-clock: when the simulated session starts")
+    p.add_argument("--resume", action="store_true", help="continue the last interrupted session (of --user)")
     p.add_argument("--text", action="store_true", help="print cues only; do not speak")
     p.add_argument("--keyboard", action="store_true", help="read typed commands (pause, resume, next, stop, ...)")
     p.add_argument("--virtual-clock", action="store_true",
@@ -347,6 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
     from companion.knowledge.ask_cli import add_ask_parser
 
     add_ask_parser(sub)
+    from companion.care.profile_cli import add_history_parser, add_profile_parser
+
+    from companion.care.progression import add_today_parser
+
+    add_profile_parser(sub)
+    add_history_parser(sub)
+    add_today_parser(sub)
     add_listen_parser(sub)
     add_models_parser(sub)
     add_doctor_parser(sub)

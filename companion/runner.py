@@ -14,7 +14,8 @@ from typing import Any, Iterable
 
 from companion.clock import Clock, VirtualClock
 from companion.engine.cues import Cue
-from companion.engine.events import AnswerEvent, Command, CommandEvent, Event, RedFlagEvent, Tick, Told, Unrecognised
+from companion.engine.events import (AnswerEvent, Command, CommandEvent, Event, NumberEvent, PlaceEvent, RedFlagEvent,
+                                     Tick, Told, Unrecognised)
 from companion.engine.session import Session
 from companion.io.inputs import Heard
 from companion.io.outputs import Output, TextPrinter
@@ -43,6 +44,7 @@ class Runner:
         self._question_open = False
         self._answerer: Any = None
         self._reminder: Any = None
+        self.first_step = 0  # > 0 when resuming an interrupted session
 
     # -- output ---------------------------------------------------------------
 
@@ -59,7 +61,9 @@ class Runner:
             self._emit_record(record)
         if self.session.finished:
             self._question_open = False
-        context = "question" if self._question_open else "answer" if self.session.awaiting_answer else "commands"
+        awaiting = self.session.awaiting
+        context = ("question" if self._question_open else
+                   {"yesno": "answer", "number": "number", "place": "place"}.get(awaiting or "", "commands"))
         if context != self._context:
             self._context = context
             if self.on_context:
@@ -89,10 +93,18 @@ class Runner:
             if decision.kind == "answer":
                 return AnswerEvent(at, decision.answer, heard.text), None, "answer"
             if decision.kind == "number":
-                return Unrecognised(at, heard.text), None, "number"
+                return NumberEvent(at, decision.number, heard.text), None, "number"
+            if decision.kind == "ignore" and self.session.awaiting == "place" and heard.recognition.confidence >= \
+                    self.understanding.policy.ask and (place := self._place(heard.text)):
+                return PlaceEvent(at, place, heard.text), None, "place"
             confirm = decision.kind == "confirm"
             return CommandEvent(at, decision.command, heard.text, confirm=confirm), decision.command.value, decision.kind
         match = self.vocabulary.match(heard.text)
+        awaiting = self.session.awaiting
+        if awaiting == "number" and (number := self.vocabulary.number(heard.text)) is not None:
+            return NumberEvent(at, number, heard.text), None, "number"
+        if awaiting == "place" and (place := self._place(heard.text)) and not (match and match.command is Command.STOP):
+            return PlaceEvent(at, place, heard.text), None, "place"
         if match:
             return CommandEvent(at, match.command, heard.text), match.command.value, "command"
         answer = self.vocabulary.answer(heard.text)
@@ -118,12 +130,23 @@ class Runner:
             for output in self.outputs:
                 output.interrupt()
         record = heard_record(at, heard.text, command, heard.source)
+        if isinstance(event, AnswerEvent):
+            record["answer"] = "yes" if event.answer else "no"
+        elif isinstance(event, NumberEvent):
+            record["answer"] = event.value
+        elif isinstance(event, PlaceEvent):
+            record["answer"] = event.place
         if heard.recognition is not None:
             record["confidence"] = heard.recognition.confidence
             record["decision"] = how
         self._emit_record(record)
         if event is not None:
             self._emit(self.session.feed(event))
+
+    def _place(self, text: str) -> str | None:
+        from companion.care.screening import load_screening
+
+        return load_screening().place(text)
 
     # -- questions ------------------------------------------------------------
 
@@ -172,7 +195,7 @@ class Runner:
     def run(self) -> str:
         """Run until the session ends; returns "completed", "stopped" or "interrupted"."""
         try:
-            self._emit(self.session.start(self.clock.now()))
+            self._emit(self.session.start(self.clock.now(), self.first_step))
             if isinstance(self.clock, VirtualClock):
                 self._run_virtual(self.clock)
             else:

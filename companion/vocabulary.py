@@ -105,6 +105,8 @@ class Vocabulary:
             return sorted(self.all_phrases())
         if context == "answer":
             return sorted({*self._answers, *self._phrases[Command.STOP], *self._phrases[Command.RESUME]})
+        if context == "number":
+            return sorted({*self._numbers, *self._phrases[Command.STOP], *self._phrases[Command.RESUME]})
         return sorted({*self.all_phrases(), *self._answers, *self._numbers})
 
     def stop_phrases(self) -> list[str]:

@@ -85,6 +85,35 @@ class QuestionRequested:
 
 
 @dataclass(frozen=True)
+class Answered:
+    """An answer to a question the companion asked (screening, readiness), for the record."""
+
+    at: float
+    tag: str
+    answer: str
+    flag_id: str = ""
+
+
+@dataclass(frozen=True)
+class PainRecorded:
+    """A pain check-in: score 0-10 and where it is felt, before or after a routine."""
+
+    at: float
+    routine_id: str
+    when: str  # "before" | "after"
+    score: int
+    place: str
+
+
+@dataclass(frozen=True)
+class ExerciseDone:
+    """A routine reached its end (its closing words were said): counts as practised."""
+
+    at: float
+    routine_id: str
+
+
+@dataclass(frozen=True)
 class RedFlagRaised:
     """A red flag ended the session; logged so the caregiver's report shows it."""
 
@@ -99,7 +128,7 @@ class SessionFinished:
 
 
 Cue = (Say | Beep | ExerciseStarted | StepStarted | StepFinished | StateChanged | VoiceChanged | QuestionRequested
-       | RedFlagRaised | SessionFinished)
+       | Answered | PainRecorded | ExerciseDone | RedFlagRaised | SessionFinished)
 
 
 def cue_kind(cue: Cue) -> str:
@@ -114,5 +143,8 @@ def cue_kind(cue: Cue) -> str:
         VoiceChanged: "voice",
         QuestionRequested: "question",
         RedFlagRaised: "red_flag",
+        Answered: "answered",
+        PainRecorded: "pain",
+        ExerciseDone: "exercise_done",
         SessionFinished: "finished",
     }[type(cue)]

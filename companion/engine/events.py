@@ -68,6 +68,24 @@ class Unrecognised:
 
 
 @dataclass(frozen=True)
+class NumberEvent:
+    """A number 0-10, answering "how much pain?"."""
+
+    at: float
+    value: int
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class PlaceEvent:
+    """Where pain is felt: "none", "back", "buttock", "thigh" or "below-knee"."""
+
+    at: float
+    place: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class Told:
     """Say ``text`` as part of the session: an answer to the user's question, composed outside."""
 
@@ -84,4 +102,4 @@ class RedFlagEvent:
     advice: str
 
 
-Event = Tick | CommandEvent | AnswerEvent | Unrecognised | Told | RedFlagEvent
+Event = Tick | CommandEvent | AnswerEvent | NumberEvent | PlaceEvent | Unrecognised | Told | RedFlagEvent

@@ -264,6 +264,49 @@ class RepsStep(Step):
         return Phase(round(max(reps.release_seconds * pace, self.timing.speech(say.text)), 2), ((0.0, say),))
 
 
+INFINITE = float("inf")
+
+
+@dataclass
+class QuestionStep(Step):
+    """Ask something and wait for the answer; the session does not move on without one.
+
+    ``answer_kind`` is "yesno", "number" (0-10) or "place" (where pain is felt).
+    With no answer the question is said again ``repeat`` times, ``interval``
+    seconds apart, then the companion waits quietly.
+    """
+
+    answer_kind: str = "yesno"
+    tag: str = ""  # "screen", "ready", "pain-score", "pain-place"
+    data: dict = field(default_factory=dict)
+    repeat: int = 0
+    interval: float = 20.0
+    timing: Timing = field(default_factory=Timing)
+
+    def phase(self, index: int, progress: float, pace: float, step_pace: float) -> Phase | None:
+        if index > self.repeat:
+            return None
+        duration = INFINITE if index == self.repeat else self.interval
+        return Phase(duration, ((0.0, self.main),))
+
+    def estimate(self, pace: float) -> float:
+        return self.timing.speech(self.main.text) + 5.0
+
+
+@dataclass(frozen=True)
+class Care:
+    """What a person's profile and the day add around the exercises: questions, pain checks."""
+
+    screening: tuple[tuple[str, str, str], ...] = ()  # (flag_id, question, advice)
+    screening_intro: str = ""
+    screening_done: str = ""
+    pain_checks: bool = False
+    pain_score: str = ""
+    pain_place: str = ""
+    confirm_steps: bool = False
+    repeat: int = 0
+
+
 def clamp_to_span(span: Span, pace: float) -> float:
     """A hold at ``pace``: longer when slower, but never outside the stated range."""
     return min(max(span.low * pace, span.low), span.high)
@@ -279,15 +322,49 @@ class Plan:
 class PlanBuilder:
     """Builds steps from routine models; knows the phrasing, not the timing of a session."""
 
-    def __init__(self, routines: dict[str, Routine], phrases: Phrases, timing: Timing | None = None):
+    def __init__(self, routines: dict[str, Routine], phrases: Phrases, timing: Timing | None = None,
+                 care: Care | None = None):
         self.routines = routines
         self.phrases = phrases
         self.timing = timing or Timing()
+        self.care = care or Care()
 
     def for_entry(self, entry: Routine | Programme) -> Plan:
         if isinstance(entry, Programme):
-            return self.for_programme(entry)
-        return Plan(entry.title, entry.purpose, self._routine_with_followers(entry, None))
+            plan = self.for_programme(entry)
+        else:
+            plan = Plan(entry.title, entry.purpose, self._routine_with_followers(entry, None))
+        plan.steps[:0] = self._screening(entry.id)
+        return plan
+
+    def _question(self, owner: str, title: str, text: str, kind: str, tag: str, skippable: bool = True,
+                  **data) -> QuestionStep:
+        return QuestionStep(owner, title, "question", Say(0, text, SayKind.QUESTION), None, skippable,
+                            answer_kind=kind, tag=tag, data=data, repeat=self.care.repeat, timing=self.timing)
+
+    def _ready(self, routine_id: str) -> QuestionStep:
+        """Caregiver mode: each hold and each set starts only after a yes."""
+        return self._question(routine_id, "Ready?", self.phrases.ready, "yesno", "ready")
+
+    def _screening(self, entry_id: str) -> list[Step]:
+        care = self.care
+        if not care.screening:
+            return []
+        steps: list[Step] = [self._speech(entry_id, "Safety questions", "screening",
+                                          [Say(0, care.screening_intro, SayKind.WARNING)], None)]
+        for flag_id, question, advice in care.screening:
+            steps.append(self._question(entry_id, "Safety question", question, "yesno", "screen", skippable=False,
+                                        flag_id=flag_id, advice=advice))
+        steps.append(self._speech(entry_id, "Safety questions done", "screening", [Say(0, care.screening_done)], None))
+        return steps
+
+    def _pain_check(self, routine_id: str, when: str) -> list[Step]:
+        if not self.care.pain_checks:
+            return []
+        return [self._question(routine_id, f"Pain check ({when})", self.care.pain_score, "number", "pain-score",
+                               when=when, routine_id=routine_id),
+                self._question(routine_id, f"Where the pain is ({when})", self.care.pain_place, "place", "pain-place",
+                               when=when, routine_id=routine_id)]
 
     def for_programme(self, programme: Programme) -> Plan:
         ph = self.phrases
@@ -327,7 +404,10 @@ class PlanBuilder:
             warning = self._speech(rid, "Safety note", "warning", lines, routine.purpose)
             warning.skippable = False
             steps.append(warning)
+        steps.extend(self._pain_check(rid, "before"))
         for item in routine.steps:
+            if self.care.confirm_steps and item.hold:
+                steps.append(self._ready(rid))
             if item.say:
                 steps.append(self._speech(rid, _short(item.say), item.kind, [Say(0, item.say)], routine.purpose,
                                           settle=max(1.0, item.pause)))
@@ -340,6 +420,7 @@ class PlanBuilder:
             elif item.rest:
                 steps.append(self._rest(rid, item.rest))
         steps.append(self._speech(rid, "Finish", "finish", [Say(0, routine.finish)], routine.purpose))
+        steps.extend(self._pain_check(rid, "after"))
         return steps
 
     def _reps(self, routine: Routine, reps: Reps) -> list[Step]:
@@ -351,6 +432,8 @@ class PlanBuilder:
                 if not first and reps.rest_between_sets:
                     steps.append(self._rest(routine.id, reps.rest_between_sets))
                 side_part = f", {side} side" if side else ""
+                if self.care.confirm_steps:
+                    steps.append(self._ready(routine.id))
                 title = f"Set {set_number} of {reps.sets}{side_part}: {int(reps.count.low)} x {_short(reps.move, 5)}"
                 steps.append(RepsStep(routine.id, title, "reps", Say(0, reps.move), routine.purpose, reps=reps,
                                       set_number=set_number, side=side, phrases=self.phrases,

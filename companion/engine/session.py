@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from companion.care.pain import judge
 from companion.content.phrases import Phrases
-from companion.engine.cues import (Cue, ExerciseStarted, QuestionRequested, RedFlagRaised, Say, SayKind, SessionFinished,
+from companion.engine.cues import (Answered, Cue, ExerciseDone, ExerciseStarted, PainRecorded, QuestionRequested,
+                                   RedFlagRaised, Say, SayKind, SessionFinished,
                                    StateChanged, StepFinished, StepStarted, VoiceChanged)
-from companion.engine.events import AnswerEvent, Command, CommandEvent, Event, RedFlagEvent, Told, Unrecognised
+from companion.engine.events import (AnswerEvent, Command, CommandEvent, Event, NumberEvent, PlaceEvent, RedFlagEvent,
+                                     Told, Unrecognised)
 
 CONFIRM_WINDOW = 10.0  # seconds a yes/no answer to "Did you say ...?" is accepted
 COMFORT = "comfort"  # the pending question is "Are you comfortable?"
-from companion.engine.plan import PACE_STEPS, HoldStep, Phase, Plan, RepsStep, Step, describe_time
+from companion.engine.plan import (INFINITE, PACE_STEPS, HoldStep, Phase, Plan, QuestionStep, RepsStep, Step,
+                                   describe_time)
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,8 @@ class Status:
 class Session:
     """Walks a :class:`Plan`. Feed it events with :meth:`feed`; render the cues it returns."""
 
-    def __init__(self, plan: Plan, phrases: Phrases, titles: dict[str, str] | None = None, pace: float = 1.0):
+    def __init__(self, plan: Plan, phrases: Phrases, titles: dict[str, str] | None = None, pace: float = 1.0,
+                 pain_texts: dict[str, str] | None = None):
         if not plan.steps:
             raise ValueError("a session needs at least one step")
         self.plan = plan
@@ -63,16 +68,19 @@ class Session:
         self._next_cue = 0
         self._last_routine: str | None = None
         self._pending: tuple[Command | str, float] | None = None
+        self.pain: dict[tuple[str, str], dict] = {}
+        self.pain_texts: dict[str, str] = pain_texts or {}
 
     # -- public API ---------------------------------------------------------
 
-    def start(self, at: float = 0.0) -> list[Cue]:
+    def start(self, at: float = 0.0, step: int = 0) -> list[Cue]:
+        """Begin at ``at``; ``step`` > 0 resumes an interrupted session at that step."""
         if self.started:
             return []
         self.started = True
         self.now = at
         out: list[Cue] = []
-        self._enter_step(0, at, out)
+        self._enter_step(max(0, min(step, len(self.plan.steps) - 1)), at, out)
         self._run_until(at, out)
         return out
 
@@ -99,8 +107,12 @@ class Session:
             else:
                 self._pending = None
                 self._command(event.command, at, out)
+        elif isinstance(event, (AnswerEvent, NumberEvent, PlaceEvent)) and isinstance(self.current_step, QuestionStep):
+            self._answer_step(self.current_step, event, at, out)
         elif isinstance(event, AnswerEvent):
             self._answer_pending(event, at, out)
+        elif isinstance(event, (NumberEvent, PlaceEvent)):
+            out.append(Say(at, self.phrases.nothing_to_answer, SayKind.SYSTEM))
         elif isinstance(event, Told):
             out.append(Say(at, event.text, SayKind.STATUS))
         elif isinstance(event, RedFlagEvent):
@@ -109,18 +121,31 @@ class Session:
             out.append(RedFlagRaised(at, event.flag_id))
             out.append(SessionFinished(at, "red-flag"))
             self.finished = True
+        elif isinstance(event, Unrecognised) and isinstance(self.current_step, QuestionStep):
+            out.append(Say(at, self._answer_hint(self.current_step), SayKind.SYSTEM))
         elif isinstance(event, Unrecognised):
             out.append(Say(at, self.phrases.unknown, SayKind.SYSTEM))
         self.now = at
         return out
 
     def next_deadline(self) -> float | None:
-        """When the next cue or phase change is due; None when paused or finished."""
+        """When the next cue or phase change is due; None when paused, finished or waiting for an answer."""
         if self.finished or self.paused or self._phase is None:
             return None
         if self._next_cue < len(self._phase.cues):
             return self._phase_start + self._phase.cues[self._next_cue][0]
-        return self._phase_start + self._phase.duration
+        end = self._phase_start + self._phase.duration
+        return None if end == INFINITE else end
+
+    @property
+    def awaiting(self) -> str | None:
+        """What kind of answer the session waits for: "yesno", "number", "place", or None."""
+        if self.finished:
+            return None
+        step = self.current_step
+        if isinstance(step, QuestionStep):
+            return step.answer_kind
+        return "yesno" if self.awaiting_answer else None
 
     def status(self, at: float | None = None) -> Status:
         at = self.now if at is None else max(at, self.now)
@@ -170,6 +195,8 @@ class Session:
         phase = step.phase(self._phase_index, self._progress, self.pace, self._step_pace)
         if phase is None:
             out.append(StepFinished(start, self._index))
+            if step.kind == "finish":
+                out.append(ExerciseDone(start, step.routine_id))
             self._enter_step(self._index + 1, start, out)
             return
         self._phase, self._phase_start, self._next_cue = phase, start, 0
@@ -197,6 +224,62 @@ class Session:
         self.finished = True
 
     # -- commands -----------------------------------------------------------
+
+    def _answer_hint(self, step: QuestionStep) -> str:
+        ph = self.phrases
+        return {"yesno": ph.answer_yes_no, "number": ph.answer_number, "place": ph.answer_place}[step.answer_kind]
+
+    def _answer_step(self, step: QuestionStep, event: Event, at: float, out: list[Cue]) -> None:
+        """An answer to the question the current step asks."""
+        expected = {"yesno": AnswerEvent, "number": NumberEvent, "place": PlaceEvent}[step.answer_kind]
+        if not isinstance(event, expected):
+            out.append(Say(at, self._answer_hint(step), SayKind.SYSTEM))
+            return
+        self._unpause(at, out)
+        if step.tag == "screen":
+            out.append(Answered(at, "screen", "yes" if event.answer else "no", step.data.get("flag_id", "")))
+            if event.answer:
+                out.append(Say(at, step.data["advice"], SayKind.WARNING))
+                out.append(RedFlagRaised(at, step.data.get("flag_id", "")))
+                out.append(SessionFinished(at, "red-flag"))
+                self.finished = True
+                return
+        elif step.tag == "ready":
+            if not event.answer:
+                out.append(Say(at, self.phrases.not_ready, SayKind.SYSTEM))
+                return
+        elif step.tag == "pain-score":
+            self.pain[(step.data["routine_id"], step.data["when"])] = {"score": event.value}
+        elif step.tag == "pain-place":
+            key = (step.data["routine_id"], step.data["when"])
+            record = self.pain.setdefault(key, {"score": -1})
+            record["place"] = event.place
+            out.append(PainRecorded(at, key[0], key[1], record["score"], event.place))
+            if key[1] == "after" and self._pain_rules(key[0], at, out):
+                return
+        self._jump(self._index + 1, at, out, skipped=False)
+
+    def _pain_rules(self, routine_id: str, at: float, out: list[Cue]) -> bool:
+        """Compare after with before; True when the session ends because pain got worse."""
+        before = self.pain.get((routine_id, "before"))
+        after = self.pain.get((routine_id, "after"))
+        if not before or not after:
+            return False
+        verdict = judge(before["score"], before.get("place", "none"), after["score"], after.get("place", "none"))
+        texts = self.pain_texts
+        if verdict.kind == "spread":
+            out.append(Say(at, texts["worse_spread"], SayKind.WARNING))
+        elif verdict.kind == "rise":
+            out.append(Say(at, texts["worse_rise"].format(rise=verdict.rise), SayKind.WARNING))
+        elif verdict.kind == "centralised":
+            out.append(Say(at, texts["better_central"], SayKind.STATUS))
+            return False
+        else:
+            return False
+        out.append(Say(at, texts["then_end"], SayKind.WARNING))
+        out.append(SessionFinished(at, "pain"))
+        self.finished = True
+        return True
 
     def _ask_first(self, command: Command, at: float, out: list[Cue]) -> None:
         ph = self.phrases

@@ -82,6 +82,12 @@ class LiveIO:
 
         self.listener = Listener(microphone, recognizer, self.clock, self.inbox, on_lost=lost)
 
+    def apply_profile(self, profile: Any) -> None:
+        """Speak at the person's rate and volume."""
+        speaker = getattr(self.speaker, "speaker", None)
+        if speaker is not None and hasattr(speaker, "set_voice"):
+            speaker.set_voice(profile.speech_rate, profile.volume)
+
     def take_notices(self) -> list[str]:
         """The set-up problems not yet told to the user (each is said once)."""
         notices, self.notices = self.notices, []
@@ -94,7 +100,15 @@ class LiveIO:
 
     def listen_in(self, context: str) -> None:
         """"question" listens for free speech (no grammar); other contexts for their phrases."""
-        self.listen_for(None if context == "question" else self.vocabulary.grammar(context))
+        if context == "question":
+            self.listen_for(None)
+        elif context == "place":
+            from companion.care.screening import load_screening
+
+            places = list(load_screening().place_words)
+            self.listen_for(sorted({*places, *self.vocabulary.grammar("answer")}))
+        else:
+            self.listen_for(self.vocabulary.grammar(context))
 
     def start(self) -> None:
         """Start listening and reading the keyboard (once; later calls do nothing)."""

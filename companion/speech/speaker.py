@@ -150,6 +150,13 @@ class Pyttsx3Speaker:
         self._queue.put((self._generation, "volume", str(self.volume)))
         return self.volume
 
+    def set_voice(self, rate: int, volume: float) -> None:
+        """A person's own speech rate and volume (from their profile)."""
+        self.voice = Voice(rate=rate, volume=volume, voice=self.voice.voice)
+        self.rate, self.volume = rate, volume
+        self._queue.put((self._generation, "rate", str(rate)))
+        self._queue.put((self._generation, "volume", str(volume)))
+
     def set_pace(self, pace: float) -> int:
         """Slower sessions get slower speech too (never below a clear minimum)."""
         self.rate = int(min(MAX_RATE, max(MIN_RATE, self.voice.rate / pace ** 0.5)))

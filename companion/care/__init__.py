@@ -1,0 +1,1 @@
+"""People and safety: profiles, screening, pain rules, progression, history store, reports."""

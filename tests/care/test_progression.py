@@ -1,0 +1,606 @@
+"""McKenzie progression from history: the order rules, the daily counts and ``companion today``.
+
+Every history is a list of Practice records at fixed times (no real clock).
+Day 0 is Monday 3 March 2025.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from companion.care.profiles import CONDITIONS, Profile
+from companion.care.progression import (
+    PLACEHOLDERS,
+    PROGRESSION_FILE,
+    Practice,
+    Verdict,
+    add_today_parser,
+    check,
+    due_now,
+    family,
+    load_progression_text,
+    practised_span,
+    refused,
+    today_lines,
+    today_report,
+)
+from companion.content.library import Library
+
+M1 = "mckenzie-1-prone-lying"
+M2 = "mckenzie-2-prone-on-elbows"
+M3 = "mckenzie-3-prone-press-up"
+M4 = "mckenzie-4-standing-extension"
+M5 = "mckenzie-5-lying-flexion"
+M6 = "mckenzie-6-sitting-flexion"
+M7 = "mckenzie-7-standing-flexion"
+MCKENZIE = [M1, M2, M3, M4, M5, M6, M7]
+NECK, WALL, SWALLOW, KNEES = "neck-gaze-rotation", "wall-standing", "flying-swallow", "knees-to-chest"
+
+DAY0 = datetime(2025, 3, 3, 8, 0)
+ACUTE = Profile("ann", conditions=("acute",))
+
+
+def day(n: float, hour: int = 8, minute: int = 0) -> datetime:
+    return DAY0.replace(hour=hour, minute=minute) + timedelta(days=n)
+
+
+def did(routine_id: str, at: datetime, completed: bool = True) -> Practice:
+    return Practice(routine_id, at, completed)
+
+
+def started(at: datetime = DAY0) -> list[Practice]:
+    """A newcomer's first morning: 1, then 2, then 3 (the McKenzie backward bends)."""
+    return [did(M1, at), did(M2, at + timedelta(minutes=5)), did(M3, at + timedelta(minutes=10))]
+
+
+def daily(routine_id: str, first: int, last: int, hour: int = 9, then: str | None = M3) -> list[Practice]:
+    """``routine_id`` once a day from day ``first`` to day ``last`` (inclusive), each followed by ``then``."""
+    out = []
+    for n in range(first, last + 1):
+        out.append(did(routine_id, day(n, hour)))
+        if then:
+            out.append(did(then, day(n, hour, 5)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def text():
+    return load_progression_text()
+
+
+def routine_why(library: Library, routine_id: str, required: str) -> str:
+    return next(r.why for r in library.routines[routine_id].requires if r.routine == required)
+
+
+# -- progression.yaml -------------------------------------------------------------------
+
+
+def test_progression_text_has_every_key_and_names_a_real_first_aid(text, library):
+    assert set(text.reasons) == set(PLACEHOLDERS)
+    assert set(text.conditions) == set(CONDITIONS)
+    assert text.first_aid == M1 and text.first_aid in library.routines
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "progression.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _data() -> dict:
+    return yaml.safe_load(PROGRESSION_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda d: d["reasons"].pop("first_aid"), "missing ['first_aid']"),
+    (lambda d: d["reasons"].update(surprise="Hello."), "unknown ['surprise']"),
+    (lambda d: d["reasons"].update(requires="{title} needs {whyy}"), "unknown placeholder(s) ['whyy']"),
+    (lambda d: d["reasons"].update(allowed="{title"), "reasons.allowed"),
+    (lambda d: d["reasons"].update(allowed=""), "non-empty"),
+    (lambda d: d["conditions"].pop("pregnancy"), "missing ['pregnancy']"),
+    (lambda d: d.pop("first_aid"), "first_aid"),
+])
+def test_a_broken_progression_file_fails_at_load_naming_the_problem(tmp_path, breakage, message):
+    data = _data()
+    breakage(data)
+    with pytest.raises(ValueError) as error:
+        load_progression_text(_write(tmp_path, data))
+    assert message in str(error.value)
+
+
+def test_the_spoken_reasons_come_from_the_file(tmp_path, library):
+    data = _data()
+    data["reasons"]["first_aid"] = "FIRST {first} BEFORE {title}."
+    data["reasons"]["requires"] = "WAIT: {why}"
+    custom = load_progression_text(_write(tmp_path, data))
+    verdict = check(M2, [], DAY0, library, text=custom)
+    assert verdict.reason == f"FIRST {library.routines[M1].title} BEFORE {library.routines[M2].title}."
+    verdict = check(M2, [did(M1, day(-3))], DAY0, library, text=custom)
+    assert verdict.reason == f"WAIT: {routine_why(library, M2, M1)}"
+
+
+# -- exercise 1 first ("first aid", line 512) ----------------------------------------------
+
+
+def test_the_first_aid_family_is_mckenzie_one_to_seven_found_through_the_links(library):
+    assert family(library, M1) == set(MCKENZIE)
+
+
+def test_a_newcomer_may_do_only_exercise_one_of_the_mckenzie_family(library, text):
+    assert check(M1, [], DAY0, library) == Verdict(True, text.say("allowed", title=library.routines[M1].title))
+    for rid in MCKENZIE[1:]:
+        verdict = check(rid, [], DAY0, library)
+        assert not verdict.allowed, rid
+        assert verdict.instead == M1, rid
+        assert verdict.reason == text.say("first_aid", title=library.routines[rid].title,
+                                          first=library.routines[M1].title)
+
+
+def test_routines_outside_the_family_need_no_first_aid(library):
+    for rid in (NECK, WALL, SWALLOW, KNEES, "desk-break"):
+        assert check(rid, [], DAY0, library).allowed, rid
+
+
+def test_an_unfinished_exercise_one_does_not_count(library):
+    assert not check(M4, [did(M1, day(-1), completed=False)], DAY0, library).allowed
+    assert check(M4, [did(M1, day(-1))], DAY0, library).allowed
+
+
+def test_practice_after_now_is_ignored(library):
+    assert not check(M4, [did(M1, DAY0 + timedelta(minutes=1))], DAY0, library).allowed
+    assert check(M4, [did(M1, DAY0)], DAY0, library).allowed
+
+
+def test_an_unknown_routine_is_refused(library, text):
+    assert check("cartwheels", [], DAY0, library) == Verdict(False, text.say("unknown", routine="cartwheels"))
+
+
+# -- exercise 2 only after 1 (line 528), every two hours like 1 (line 538) --------------------
+
+
+def test_two_follows_a_fresh_exercise_one(library, text):
+    why = routine_why(library, M2, M1)
+    refusal = text.say("requires", title=library.routines[M2].title, why=why, required=library.routines[M1].title)
+    one = [did(M1, day(0, 8))]
+    assert check(M2, one, day(0, 8, 5), library).allowed
+    assert check(M2, one, day(0, 10, 0), library).allowed  # 2 hours: the same round
+    late = check(M2, one, day(0, 10, 1), library)
+    assert late == Verdict(False, refusal, M1)
+
+
+def test_each_two_needs_its_own_one(library):
+    history = [did(M1, day(0, 8)), did(M2, day(0, 8, 5))]
+    assert not check(M2, history, day(0, 8, 10), library).allowed
+    history.append(did(M1, day(0, 10)))
+    assert check(M2, history, day(0, 10, 5), library).allowed
+
+
+def test_a_stopped_two_does_not_use_up_its_one(library):
+    history = [did(M1, day(0, 8)), did(M2, day(0, 8, 5), completed=False)]
+    assert check(M2, history, day(0, 8, 10), library).allowed
+
+
+def test_two_may_follow_a_one_done_just_before_midnight(library):
+    assert check(M2, [did(M1, day(0, 23, 30))], day(1, 0, 30), library).allowed
+
+
+def test_two_is_refused_when_one_was_yesterday_even_if_two_was_done_before(library):
+    history = started(day(0)) + [did(M1, day(1, 8))]
+    assert not check(M2, history, day(2, 8), library).allowed
+
+
+# -- exercise 3: the first time only after 1 and 2 (line 542) ----------------------------------
+
+
+def test_three_the_first_time_needs_one_and_two(library, text):
+    title = library.routines[M3].title
+    only_one = [did(M1, day(0, 8))]
+    verdict = check(M3, only_one, day(0, 8, 10), library)
+    assert not verdict.allowed
+    assert verdict.reason == text.say("requires", title=title, why=routine_why(library, M3, M2),
+                                      required=library.routines[M2].title)
+    assert verdict.instead == M2  # 2 is possible now, straight after that 1
+    both = only_one + [did(M2, day(0, 8, 5))]
+    assert check(M3, both, day(0, 8, 10), library).allowed
+
+
+def test_once_three_has_been_done_it_no_longer_needs_one_and_two_first(library):
+    history = started(day(0))
+    assert check(M3, history, day(20, 15), library).allowed
+
+
+def test_a_stopped_three_is_not_the_first_time(library):
+    history = [did(M1, day(0, 8)), did(M3, day(0, 8, 5), completed=False)]
+    assert not check(M3, history, day(1, 8), library).allowed
+
+
+def test_the_mckenzie_programme_one_two_three_is_fine_for_someone_who_has_done_nothing(library):
+    assert check("mckenzie-extension", [], DAY0, library).allowed
+
+
+# -- exercise 4 instead of 3 in acute pain (line 558) --------------------------------------
+
+
+def test_acute_pain_offers_four_instead_of_three_with_the_reason(library, text):
+    three, four = library.routines[M3], library.routines[M4]
+    verdict = check(M3, [], DAY0, library, ACUTE)
+    assert verdict == Verdict(False, text.say("not_for_alternative", title=three.title,
+                                              condition=text.conditions["acute"], instead=four.title,
+                                              when="when back pain makes it impossible to lie down"), M4)
+    allowed = check(M4, [], DAY0, library, ACUTE)
+    assert allowed.allowed
+    assert allowed.reason == text.say("allowed_alternative", title=four.title, other=three.title,
+                                      when="when back pain makes it impossible to lie down")
+
+
+def test_outside_acute_pain_four_waits_for_exercise_one_like_the_rest(library):
+    assert not check(M4, [], DAY0, library).allowed
+    assert check(M4, [did(M1, day(-1))], DAY0, library).allowed
+
+
+# -- acute: only McKenzie 1 and 4, and rest (line 620) ---------------------------------------
+
+
+def test_acute_allows_only_mckenzie_one_and_four_whatever_the_history(library, text):
+    # Enough history for every step of the progression.
+    history = started(day(0)) + daily(M5, 0, 35) + daily(M6, 36, 50) + [did(M1, day(60, 7, 55))]
+    now = day(60, 8)
+    assert [rid for rid in MCKENZIE if check(rid, history, now, library).allowed] == MCKENZIE
+    assert [rid for rid in MCKENZIE if check(rid, history, now, library, ACUTE).allowed] == [M1, M4]
+    for rid in (M2, M5, M6, M7):
+        verdict = check(rid, history, now, library, ACUTE)
+        assert verdict == Verdict(False, text.say("not_for_acute", title=library.routines[rid].title,
+                                                  condition=text.conditions["acute"],
+                                                  instead=library.routines[M1].title), M1)
+
+
+def test_acute_refuses_the_other_low_back_exercises_and_advises_rest(library, text):
+    for rid in (SWALLOW, KNEES):
+        verdict = check(rid, [], DAY0, library, ACUTE)
+        assert verdict == Verdict(False, text.say("not_for_acute_rest", title=library.routines[rid].title,
+                                                  condition=text.conditions["acute"]))
+    # The neck drill and wall standing carry no not_for, so they stay.
+    assert check(NECK, [], DAY0, library, ACUTE).allowed and check(WALL, [], DAY0, library, ACUTE).allowed
+
+
+def test_acute_refuses_a_programme_that_contains_a_refused_exercise(library):
+    verdict = check("mckenzie-extension", [], DAY0, library, ACUTE)
+    assert not verdict.allowed and verdict.instead == M1
+    assert library.routines[M2].title in verdict.reason
+
+
+# -- other conditions in not_for ---------------------------------------------------------
+
+
+def _with_not_for(library: Library, routine_id: str, conditions: list[str]) -> Library:
+    routines = dict(library.routines)
+    routines[routine_id] = routines[routine_id].model_copy(update={"not_for": conditions})
+    return Library(routines=routines, programmes=dict(library.programmes))
+
+
+@pytest.mark.parametrize("condition", ["osteoporosis", "pregnancy", "recent-surgery"])
+def test_a_condition_listed_in_not_for_is_refused_with_its_reason(library, text, condition):
+    lib = _with_not_for(library, WALL, [condition])
+    verdict = check(WALL, [], DAY0, lib, Profile("bea", conditions=(condition,)))
+    assert verdict == Verdict(False, text.say("not_for", title=lib.routines[WALL].title,
+                                              condition=text.conditions[condition]))
+    assert check(WALL, [], DAY0, lib, Profile("cy")).allowed
+    assert check(WALL, [], DAY0, lib).allowed
+
+
+def test_a_condition_no_routine_lists_changes_nothing(library):
+    osteo = Profile("dee", conditions=("osteoporosis",))
+    history = started(day(0))
+    for rid in library.ids():
+        assert check(rid, history, day(0, 9), library, osteo) == check(rid, history, day(0, 9), library), rid
+
+
+# -- 3 immediately after 5, 6 and 7 (the then link) ------------------------------------------
+
+
+def test_five_six_and_seven_report_that_three_follows(library, text):
+    history = started(day(0)) + daily(M5, 0, 35) + daily(M6, 36, 50)
+    for rid in (M5, M6, M7):
+        verdict = check(rid, history, day(51, 9), library)
+        assert verdict == Verdict(True, text.say("allowed_then", title=library.routines[rid].title,
+                                                 then=library.routines[M3].title), then=M3)
+
+
+def test_five_is_refused_while_three_could_not_follow_it(library, text):
+    history = [did(M1, day(0, 8))]
+    verdict = check(M5, history, day(0, 8, 10), library)
+    three_reason = check(M3, history + [did(M5, day(0, 8, 10))], day(0, 8, 10), library).reason
+    assert verdict == Verdict(False, text.say("then_blocked", title=library.routines[M5].title,
+                                              then=library.routines[M3].title, reason=three_reason), M2)
+
+
+def test_five_needs_nothing_more_once_three_has_been_done(library):
+    assert check(M5, started(day(0)), day(30, 9), library).allowed
+
+
+# -- 6 only after five weeks of 5 (line 584) -------------------------------------------------
+
+
+def test_six_after_exactly_five_weeks_of_five_not_a_minute_earlier(library, text):
+    history = started(day(0)) + daily(M5, 0, 34)  # first 5 on day 0 at 09:00
+    early = check(M6, history, day(35, 8, 59), library)  # 4 weeks, 6 days, 23 h 59 min
+    assert early == Verdict(False, text.say("practised_weeks", title=library.routines[M6].title,
+                                            why=routine_why(library, M6, M5),
+                                            required=library.routines[M5].title, done=4, weeks="5"), M5)
+    assert not check(M6, history, day(34, 9), library).allowed  # 4 weeks 6 days
+    assert check(M6, history, day(35, 9), library).allowed  # 5 weeks
+
+
+def test_once_a_week_is_continuous_practice(library):
+    history = started(day(0)) + [did(M5, day(n, 9)) for n in (0, 7, 14, 21, 28)]
+    assert check(M6, history, day(35, 9), library).allowed
+
+
+def test_a_week_missed_starts_the_five_weeks_again(library, text):
+    # Three weeks, then eight days without 5 (a gap of more than 7 days), then on again.
+    history = started(day(0)) + daily(M5, 0, 20) + daily(M5, 29, 70)
+    verdict = check(M6, history, day(40, 9), library)
+    assert not verdict.allowed
+    assert verdict.reason == text.say("practised_weeks", title=library.routines[M6].title,
+                                      why=routine_why(library, M6, M5), required=library.routines[M5].title,
+                                      done=1, weeks="5")
+    assert not check(M6, history, day(63, 8, 59), library).allowed
+    assert check(M6, history, day(64, 9), library).allowed  # five weeks from day 29
+
+
+def test_a_gap_of_exactly_seven_days_keeps_the_run_going_a_minute_more_breaks_it():
+    times = [day(0, 9), day(7, 9), day(14, 9)]
+    assert practised_span(times, day(14, 9)) == (timedelta(days=14), timedelta(days=14))
+    broken = [day(0, 9), day(7, 9, 1)]
+    best, current = practised_span(broken, day(7, 9, 1))
+    assert current == timedelta(0) and best == timedelta(days=7)
+
+
+def test_six_never_practised_five_says_so(library, text):
+    verdict = check(M6, started(day(0)), day(1, 9), library)
+    assert verdict == Verdict(False, text.say("practised_weeks_none", title=library.routines[M6].title,
+                                              why=routine_why(library, M6, M5),
+                                              required=library.routines[M5].title, weeks="5"), M5)
+
+
+def test_stopped_five_for_more_than_a_week_before_five_weeks_says_so(library, text):
+    history = started(day(0)) + daily(M5, 0, 20)
+    verdict = check(M6, history, day(30, 9), library)  # last 5 on day 20: nine days ago
+    assert verdict == Verdict(False, text.say("practised_weeks_none", title=library.routines[M6].title,
+                                              why=routine_why(library, M6, M5),
+                                              required=library.routines[M5].title, weeks="5"), M5)
+
+
+def test_six_stays_allowed_after_moving_on_from_five(library):
+    history = started(day(0)) + daily(M5, 0, 34) + daily(M6, 35, 80)
+    assert check(M6, history, day(81, 9), library).allowed
+
+
+def test_stopped_fives_do_not_count_toward_the_weeks(library):
+    history = started(day(0)) + [did(M5, day(n, 9), completed=False) for n in range(40)]
+    assert not check(M6, history, day(40, 9), library).allowed
+
+
+# -- 7 only after two weeks of 6 (line 600) ---------------------------------------------------
+
+
+def test_seven_after_fourteen_days_of_six_not_thirteen(library, text):
+    history = started(day(0)) + daily(M5, 0, 34) + daily(M6, 35, 48)  # first 6 on day 35
+    thirteen = check(M7, history, day(48, 9), library)
+    assert thirteen == Verdict(False, text.say("practised_weeks", title=library.routines[M7].title,
+                                               why=routine_why(library, M7, M6),
+                                               required=library.routines[M6].title, done=1, weeks="2"), M6)
+    assert check(M7, history, day(49, 9), library).allowed
+
+
+def test_seven_is_refused_for_someone_still_on_five(library):
+    history = started(day(0)) + daily(M5, 0, 20)
+    verdict = check(M7, history, day(21, 9), library)
+    assert not verdict.allowed
+    assert verdict.instead == M5  # 6 is not possible yet either, so: keep on with 5
+
+
+# -- the rules follow the data, not the exercise ids ---------------------------------------------
+
+
+def test_a_practised_weeks_rule_on_any_routine_is_enforced(library):
+    from companion.content.schema import Requirement
+
+    routines = dict(library.routines)
+    routines[WALL] = routines[WALL].model_copy(update={"requires": [
+        Requirement(routine=NECK, why="Do the neck turns for a week first.", practised_weeks=1)]})
+    lib = Library(routines=routines, programmes={})
+    assert not check(WALL, daily(NECK, 0, 6, then=None), day(7, 8, 59), lib).allowed
+    assert check(WALL, daily(NECK, 0, 6, then=None), day(7, 9), lib).allowed
+
+
+def test_with_no_first_aid_routine_in_the_library_that_rule_is_off(library):
+    routines = {rid: r for rid, r in library.routines.items() if rid != M1}
+    routines[M2] = routines[M2].model_copy(update={"requires": []})
+    lib = Library(routines=routines, programmes={})
+    assert check(M2, [], DAY0, lib).allowed
+
+
+def test_times_with_time_zones_are_compared_on_the_same_clock(library):
+    cet = timezone(timedelta(hours=1))
+    one_at = datetime(2025, 3, 3, 7, 0, tzinfo=UTC)  # 08:00 in CET
+    assert check(M2, [did(M1, one_at)], datetime(2025, 3, 3, 9, 30, tzinfo=cet), library).allowed
+    assert not check(M2, [did(M1, one_at)], datetime(2025, 3, 3, 10, 30, tzinfo=cet), library).allowed
+
+
+# -- due_now: daily counts and spacing ------------------------------------------------------------
+
+
+def _due(history, now, library, profile=None):
+    return {d.routine_id: d for d in due_now(history, now, library, profile)}
+
+
+def test_wanted_counts_come_from_frequency_per_day(library):
+    history = started(day(0)) + daily(M5, 0, 34) + daily(M6, 35, 49) + [did(M1, day(50, 11))]
+    due = _due(history, day(50, 12), library)
+    assert {rid: (d.wanted_low, d.wanted_high) for rid, d in due.items()} == {
+        M1: (6, 8), M2: (6, 8), M3: (6, 8), M5: (3, 4), M6: (3, 4), M7: (1, 2),
+        NECK: (3, 3), WALL: (3, 3), SWALLOW: (2, 2)}
+    # Once 2 has followed that 1, 2 waits for the next 1, so it is not offered.
+    assert M2 not in _due(history + [did(M2, day(50, 11, 5))], day(50, 12), library)
+
+
+def test_spacing_after_the_last_set_today(library, text):
+    history = [did(M1, day(0, 8)), did(M1, day(0, 10))]
+    title = library.routines[M1].title
+    at_11 = _due(history, day(0, 11), library)[M1]
+    assert (at_11.done_today, at_11.next_at) == (2, day(0, 12))
+    assert not at_11.is_due(day(0, 11))
+    assert at_11.reason == text.say("due_later", title=title, done=2, wanted="6 to 8", time="12:00",
+                                    spacing="2 hours")
+    at_12 = _due(history, day(0, 12), library)[M1]
+    assert at_12.next_at == day(0, 12) and at_12.is_due(day(0, 12))
+    assert at_12.reason == text.say("due_now", title=title, done=2, wanted="6 to 8", time="12:00",
+                                    spacing="2 hours")
+
+
+def test_yesterdays_sets_do_not_count_today(library):
+    history = [did(M1, day(0, h)) for h in (8, 10, 12, 14, 16, 18, 20, 22)]
+    assert _due(history, day(0, 23), library)[M1].next_at is None
+    fresh = _due(history, day(1, 7), library)[M1]
+    assert (fresh.done_today, fresh.next_at) == (0, day(1, 7))
+
+
+def test_enough_and_all_done(library, text):
+    title = library.routines[M1].title
+    six = [did(M1, day(0, h)) for h in (6, 8, 10, 12, 14, 16)]
+    enough = _due(six, day(0, 17), library)[M1]
+    assert enough.next_at == day(0, 18)
+    assert enough.reason == text.say("enough_later", title=title, done=6, wanted="6 to 8", time="18:00",
+                                     spacing="2 hours")
+    assert _due(six, day(0, 19), library)[M1].reason.startswith(f"{title}: 6 of 6 to 8 done today, which is enough")
+    eight = six + [did(M1, day(0, 18)), did(M1, day(0, 20))]
+    done = _due(eight, day(0, 21), library)[M1]
+    assert (done.done_today, done.next_at) == (8, None)
+    assert done.reason == text.say("all_done", title=title, done=8, wanted="6 to 8", time="", spacing="")
+
+
+def test_without_spacing_the_next_one_is_due_at_once_until_the_count_is_reached(library):
+    history = [did(WALL, day(0, 8)), did(WALL, day(0, 8, 10))]
+    wall = _due(history, day(0, 8, 20), library)[WALL]
+    assert (wall.done_today, wall.next_at) == (2, day(0, 8, 20))
+    history.append(did(WALL, day(0, 8, 30)))
+    assert _due(history, day(0, 9), library)[WALL].next_at is None
+
+
+def test_unfinished_sets_do_not_count_or_delay(library):
+    history = [did(M1, day(0, 8)), did(M1, day(0, 9), completed=False)]
+    one = _due(history, day(0, 9, 30), library)[M1]
+    assert (one.done_today, one.next_at) == (1, day(0, 10))
+
+
+def test_due_lists_only_what_the_progression_allows(library):
+    assert set(_due([], DAY0, library)) == {M1, NECK, WALL, SWALLOW}
+    assert set(_due([], DAY0, library, ACUTE)) == {M1, NECK, WALL}
+    after_one = _due([did(M1, day(0, 8))], day(0, 8, 5), library)
+    assert M2 in after_one and M3 not in after_one
+
+
+def test_refused_lists_every_routine_that_is_not_yet_allowed(library):
+    assert set(refused([], DAY0, library)) == set(MCKENZIE[1:])
+
+
+# -- companion today ------------------------------------------------------------------------------
+
+
+def test_today_report_sorts_due_later_done_anytime_and_not_yet(library, text):
+    history = [did(M1, day(0, 8)), did(M2, day(0, 8, 5))] + [did(WALL, day(0, h)) for h in (7, 8, 9)]
+    report = today_report("ann", history, day(0, 9), library)
+    # 3 has had its first-time 1 and 2; 5 has had its first aid, and 3 may follow it.
+    assert [r["routine_id"] for r in report["due"]] == [SWALLOW, M3, M5, NECK]
+    assert [r["routine_id"] for r in report["later"]] == [M1]  # 2 hours after 08:00
+    assert [r["routine_id"] for r in report["done"]] == [WALL]
+    assert [r["routine_id"] for r in report["anytime"]] == [KNEES, M4]  # no daily count
+    assert [r["routine_id"] for r in report["not_yet"]] == [M2, M6, M7]  # 2 waits for the next 1
+    json.dumps(report)  # JSON-ready
+    lines = today_lines(report)
+    assert lines[0] == "Today for ann, Monday 3 March, at 09:00:"
+    assert text.reasons["today_not_yet"] in lines and text.reasons["today_due"] in lines
+    assert "  " + check(M6, history, day(0, 9), library).reason in lines
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="companion")
+    add_today_parser(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def test_today_parser_takes_user_json_db_and_at():
+    args = _parser().parse_args(["today", "--user", "ann", "--json", "--db", "x.db", "--at", "2025-03-03T09:00"])
+    assert (args.user, args.json, args.db, args.at) == ("ann", True, "x.db", "2025-03-03T09:00")
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["today"])
+
+
+def _store_with_history(path: Path, user: str, history: list[Practice], profile: Profile | None = None):
+    """Write ``history`` into a real store as sessions of exercise_started / exercise_done records."""
+    from companion.care.store import open_store
+
+    with open_store(path) as store:
+        if profile is not None:
+            store.add_profile(profile)
+        for practice in history:
+            sid = store.start_session(user, practice.routine_id, practice.at, virtual=True)
+            store.add_event(sid, {"t": 0.0, "who": "companion", "kind": "exercise_started",
+                                  "routine_id": practice.routine_id})
+            if practice.completed:
+                store.add_event(sid, {"t": 60.0, "who": "companion", "kind": "exercise_done",
+                                      "routine_id": practice.routine_id})
+            store.finish_session(sid, "completed" if practice.completed else "stopped",
+                                 practice.at + timedelta(seconds=60))
+
+
+def test_today_command_reads_history_and_profile_from_the_store(capsys, tmp_path):
+    db = tmp_path / "h.db"
+    _store_with_history(db, "ann", [did(M1, day(0, 8)), did(M4, day(0, 8, 30), completed=False)],
+                        Profile("ann", conditions=("acute",)))
+    args = _parser().parse_args(["today", "--user", "ann", "--json", "--db", str(db), "--at", "2025-03-03T09:00"])
+    assert args.func(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["conditions"] == ["acute"]
+    later = report["later"]
+    assert [(r["routine_id"], r["done_today"], r["next_at"]) for r in later] == [(M1, 1, "2025-03-03T10:00:00")]
+    assert {r["routine_id"] for r in report["anytime"]} == {M4}
+    assert {r["routine_id"] for r in report["not_yet"]} >= {M2, M3, M5, M6, M7, SWALLOW, KNEES}
+    args = _parser().parse_args(["today", "--user", "ann", "--db", str(db), "--at", "2025-03-03T09:00"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Today for ann, Monday 3 March, at 09:00:\n")
+    assert "McKenzie 4: standing back bend is fine to do now. It takes the place of" in out
+
+
+def test_today_command_for_someone_with_no_history(capsys, tmp_path):
+    args = _parser().parse_args(["today", "--user", "nobody", "--db", str(tmp_path / "h.db"),
+                                 "--at", "2025-03-03T09:00"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "McKenzie 1: lying face down: 0 of 6 to 8 done today. One is due now." in out
+    assert "McKenzie 2: lying on your elbows has to wait until you have done McKenzie 1" in out
+
+
+def test_the_stores_practice_records_work_as_history(tmp_path, library):
+    from companion.care.store import open_store
+
+    db = tmp_path / "h.db"
+    _store_with_history(db, "ann", started(day(0)) + daily(M5, 0, 34))
+    with open_store(db) as store:
+        history = store.practice("ann")
+    assert not check(M6, history, day(35, 8, 59), library).allowed
+    assert check(M6, history, day(35, 9), library).allowed
+
+
+def test_today_command_rejects_a_bad_time(capsys):
+    args = _parser().parse_args(["today", "--user", "ann", "--at", "tuesday"])
+    assert args.func(args) == 2
+    assert "--at needs a date and time" in capsys.readouterr().err

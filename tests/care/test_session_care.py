@@ -1,0 +1,137 @@
+"""Care in a session: red-flag screening, pain check-ins and their rules, caregiver confirmations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from companion.care.profiles import CAREGIVER_PRESET, Profile
+from companion.care.screening import load_screening
+from companion.clock import VirtualClock
+from companion.content.phrases import load_phrases
+from companion.engine.plan import PlanBuilder
+from companion.engine.session import Session
+from companion.io.inputs import Heard
+from companion.runner import Runner
+from companion.vocabulary import load_vocabulary
+from tests.conftest import Collector
+
+import companion.cli as cli
+
+
+def care_session(library, entry_id: str, *, screen=True, pain=True, profile: Profile | None = None):
+    setup = cli.Setup(user="ann", profile=profile or Profile("ann"))
+    setup.care = cli._care(library, setup, screen=screen)
+    if not pain:
+        from dataclasses import replace
+
+        setup.care = replace(setup.care, pain_checks=False)
+    phrases = load_phrases()
+    plan = PlanBuilder(library.routines, phrases, care=setup.care).for_entry(library.get(entry_id))
+    session = Session(plan, phrases, {r.id: r.title for r in library.routines.values()},
+                      pace=setup.profile.pace, pain_texts=load_screening().pain.model_dump())
+    out = Collector()
+    return Runner(session, VirtualClock(), load_vocabulary(), [out]), out
+
+
+def answer_all(runner: Runner, answers: dict[str, Any], limit: float = 4000.0) -> None:
+    """Play the session forward, answering each question as ``answers`` says (by kind or tag)."""
+    session, t = runner.session, 0.0
+    runner.advance_to(0.0)
+    while not session.finished and t < limit:
+        step = session.current_step
+        if session.awaiting and getattr(step, "tag", None):
+            key = f"{step.tag}:{step.data.get('when', step.data.get('flag_id', ''))}"
+            reply = answers.get(key, answers.get(step.tag))
+            if reply is None:
+                return
+            runner.hear(Heard(session.now + 1, str(reply), "keyboard"))
+            t = session.now
+            continue
+        deadline = session.next_deadline()
+        if deadline is None:
+            return
+        runner.advance_to(deadline)
+        t = deadline
+
+
+def said(out: Collector) -> list[str]:
+    return [r["text"] for r in out.records if r.get("kind") == "say"]
+
+
+def test_all_no_to_screening_continues_to_the_exercise(library):
+    runner, out = care_session(library, "wall-standing", pain=False)
+    answer_all(runner, {"screen": "no"})
+    answers = [r for r in out.records if r.get("kind") == "answered"]
+    assert len(answers) == 6 and all(r["answer"] == "no" for r in answers)
+    assert out.records[-1]["text"] == "completed"
+    assert load_screening().all_clear in said(out)
+
+
+@pytest.mark.parametrize("flag", [q.flag_id for q in load_screening().questions])
+def test_any_yes_in_screening_ends_before_any_exercise_cue(library, flag):
+    runner, out = care_session(library, "wall-standing", pain=False)
+    answer_all(runner, {"screen": "no", f"screen:{flag}": "yes"})
+    assert out.records[-1]["kind"] == "finished" and out.records[-1]["text"] == "red-flag"
+    assert any(r.get("kind") == "red_flag" and r["flag_id"] == flag for r in out.records)
+    steps = [r.get("step_kind") for r in out.records if r.get("kind") == "step_started"]
+    assert set(steps) <= {"screening", "question"}  # nothing of the exercise itself was said
+    advice = next(q.advice for q in load_screening().questions if q.flag_id == flag)
+    assert advice in said(out)
+
+
+def pain_run(library, before, after):
+    runner, out = care_session(library, "knees-to-chest", screen=False)
+    answer_all(runner, {"pain-score:before": before[0], "pain-place:before": before[1],
+                        "pain-score:after": after[0], "pain-place:after": after[1]})
+    return out
+
+
+def test_pain_spreading_down_the_leg_stops(library):
+    out = pain_run(library, (3, "back"), (3, "thigh"))
+    assert out.records[-1]["text"] == "pain"
+    assert load_screening().pain.worse_spread in said(out)
+    pains = [(r["when"], r["score"], r["place"]) for r in out.records if r.get("kind") == "pain"]
+    assert pains == [("before", 3, "back"), ("after", 3, "thigh")]
+
+
+def test_pain_rising_by_two_stops(library):
+    out = pain_run(library, (3, "back"), (5, "back"))
+    assert out.records[-1]["text"] == "pain"
+    assert load_screening().pain.worse_rise.format(rise=2) in said(out)
+
+
+def test_pain_moving_towards_the_back_is_a_good_sign(library):
+    out = pain_run(library, (4, "below the knee"), (4, "my bottom"))
+    assert out.records[-1]["text"] == "completed"
+    assert load_screening().pain.better_central in said(out)
+
+
+def test_pain_up_by_one_carries_on(library):
+    out = pain_run(library, (3, "back"), (4, "back"))
+    assert out.records[-1]["text"] == "completed"
+
+
+def test_caregiver_preset_confirms_each_part_and_repeats_unanswered_questions(library, phrases):
+    profile = Profile("gran", **CAREGIVER_PRESET)
+    runner, out = care_session(library, "flying-swallow", screen=False, pain=False, profile=profile)
+    answer_all(runner, {"ready": "she says yes"})
+    readies = [r for r in out.records if r.get("kind") == "say" and r["text"] == phrases.ready]
+    assert len(readies) == 3  # one per set
+    assert out.records[-1]["text"] == "completed"
+    # Unanswered, the question is said again once (repeat_cues = 1), then the companion waits.
+    runner, out = care_session(library, "flying-swallow", screen=False, pain=False, profile=profile)
+    answer_all(runner, {})
+    runner.advance_to(runner.session.now + 120)  # nobody answers for two minutes
+    asked = [r["t"] for r in out.records if r.get("kind") == "say" and r["text"] == phrases.ready]
+    assert len(asked) == 2 and asked[1] - asked[0] == pytest.approx(20.0)
+    assert runner.session.next_deadline() is None and not runner.session.finished
+
+
+def test_caregiver_pace_is_slower_but_holds_stay_in_range(library):
+    profile = Profile("gran", **CAREGIVER_PRESET)
+    runner, out = care_session(library, "mckenzie-1-prone-lying", screen=False, pain=False, profile=profile)
+    answer_all(runner, {"ready": "yes"})
+    beeps = [r["t"] for r in out.records if r.get("kind") == "beep"]
+    assert beeps[1] - beeps[0] == pytest.approx(180.0)  # 120 s x 1.5, capped at the source's 3 minutes
