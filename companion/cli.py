@@ -220,7 +220,14 @@ class Setup:
 
 
 class SetupError(Exception):
-    """Why the session cannot start (unknown person, refused exercise, bad --at)."""
+    """Why the session cannot start (unknown person, refused exercise, bad --at).
+
+    ``spoken`` is the same reason in words for the ear (no command lines).
+    """
+
+    def __init__(self, message: str, spoken: str | None = None):
+        super().__init__(message)
+        self.spoken = spoken or message
 
 
 def _care(lib: Library, setup: Setup, screen: bool) -> Care:
@@ -297,7 +304,9 @@ def _check_allowed(lib: Library, entry: Entry, setup: Setup) -> None:
     verdict = check(entry.id, setup.store.practice(setup.user), setup.started_at, lib, setup.profile)
     if not verdict.allowed:
         instead = f" Instead: companion run {verdict.instead} --user {setup.user}" if verdict.instead else ""
-        raise SetupError(f"{verdict.reason}{instead}")
+        other = lib.get(verdict.instead) if verdict.instead else None
+        spoken = f"{verdict.reason} You could do {other.title} instead." if other else verdict.reason
+        raise SetupError(f"{verdict.reason}{instead}", spoken)
 
 
 def run_session(lib: Library, entry: Entry, args: argparse.Namespace, live_io: LiveIO | None,
@@ -392,13 +401,52 @@ def cmd_home(args: argparse.Namespace) -> int:
         for output in outputs:
             output.write({"t": 0.0, "who": "companion", "kind": "say", "text": text, "say": "system"})
 
-    session_args = argparse.Namespace(json=False, no_log=args.no_log, text=args.text)
+    session_args = argparse.Namespace(json=False, no_log=args.no_log, text=args.text, user=args.user, db=args.db,
+                                      virtual_clock=False, at=None, resume=False)
+    name = ""
+    if args.user:
+        from companion.care.store import StoreError, open_store
+
+        try:
+            with open_store(Path(args.db) if args.db else None) as store:
+                profile = store.get_profile(args.user)
+        except StoreError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_PROBLEM
+        if profile is None:
+            print(f"There is no profile called '{args.user}'. Create one with: companion profile add {args.user}",
+                  file=sys.stderr)
+            return EXIT_PROBLEM
+        name = profile.name
 
     def run(entry_id: str) -> None:
-        reason, seconds, log_path = run_session(lib, lib.get(entry_id), session_args, live_io)
+        try:
+            entry, setup = prepare(lib, lib.get(entry_id), session_args)
+        except SetupError as exc:
+            say(exc.spoken)  # refused (not yet allowed, not for the acute stage...): say why
+            return
+        try:
+            reason, seconds, _ = run_session(lib, entry, session_args, live_io, None, setup)
+        finally:
+            if setup.store is not None:
+                setup.store.close()
         print(f"Session {reason} after {clock_text(seconds)} (minutes:seconds).")
 
-    home = Home(lib, vocabulary, load_phrases(), live_io.inbox, say, run, live_io.listen_for)
+    def due() -> list[tuple[str, int, int]]:
+        """What is due now: from the person's history when known, else from today's session logs."""
+        from companion.home import done_today, due_today
+
+        if not args.user:
+            return due_today(lib, done_today())
+        from companion.care.progression import due_now
+        from companion.care.store import open_store
+
+        now = datetime.now().astimezone()
+        with open_store(Path(args.db) if args.db else None) as store:
+            items = due_now(store.practice(args.user), now, lib, store.get_profile(args.user))
+        return [(lib.get(d.routine_id).title, d.done_today, int(d.wanted_low)) for d in items if d.is_due(now)]
+
+    home = Home(lib, vocabulary, load_phrases(), live_io.inbox, say, run, live_io.listen_for, name=name, due=due)
     live_io.start()
     try:
         home.loop()
@@ -442,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("vosk", "pocketsphinx"))
     p.add_argument("--model", metavar="PATH")
     p.add_argument("--no-log", action="store_true")
+    p.add_argument("--user", metavar="NAME", help="the person exercising (greeted by name; their history decides what is due)")
+    p.add_argument("--db", metavar="PATH", help="history database (default: in your data folder)")
     p.set_defaults(func=cmd_home)
 
     p = sub.add_parser("run", help="run a routine or programme")

@@ -121,8 +121,10 @@ class Home:
 
     def __init__(self, library: Library, vocabulary: Vocabulary, phrases: Phrases, inbox,
                  say: Callable[[str], None], run: Callable[[str], Any],
-                 listen_for: Callable[[list[str]], None], policy: Policy = Policy(), name: str = ""):
+                 listen_for: Callable[[list[str]], None], policy: Policy = Policy(), name: str = "",
+                 due: Callable[[], list[tuple[str, int, int]]] | None = None):
         self.menu = Menu(library, vocabulary)
+        self.due = due or (lambda: due_today(library, done_today()))
         self.library, self.phrases, self.inbox = library, phrases, inbox
         self.say, self.run, self.listen_for = say, run, listen_for
         self.policy, self.name = policy, name
@@ -131,7 +133,7 @@ class Home:
     def greet(self) -> None:
         ph = self.phrases
         self.say(ph.home_greeting.format(name=f" {self.name}" if self.name else ""))
-        due = due_today(self.library, done_today())
+        due = self.due()
         if due:
             items = ", ".join(f"{title}, {done} of {wanted} done" for title, done, wanted in due)
             self.say(ph.home_due.format(items=items))
