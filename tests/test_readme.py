@@ -35,6 +35,7 @@ def test_every_cli_command_in_the_readme_exists():
 
     readme = (ROOT / "README.md").read_text()
     parser = build_parser()
-    commands = set(re.findall(r"^companion (\w+)", readme, re.M))
+    blocks = "\n".join([*code_blocks(readme), *re.findall(r"`(companion [^`]+)`", readme)])
+    commands = set(re.findall(r"^companion (\w+)", blocks, re.M))
     choices = parser._subparsers._group_actions[0].choices
     assert commands and commands <= set(choices), commands - set(choices)
