@@ -77,6 +77,7 @@ from typing import Any
 
 import yaml
 
+from companion.care.store import Practice  # noqa: F401 - one Practice type, re-exported
 from companion.care.profiles import CONDITIONS, Profile
 from companion.content.library import Library
 from companion.content.schema import Programme, Routine
@@ -89,15 +90,6 @@ CONTINUOUS_GAP = WEEK
 
 
 # -- data ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Practice:
-    """One exercise done (or started and stopped) by the person at ``at``."""
-
-    routine_id: str
-    at: datetime
-    completed: bool
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,7 @@ class Practice:
     routine_id: str
     at: datetime
     completed: bool
-    session_id: int
+    session_id: int | None = None  # None for practice not read from the store (tests, imports)
 
 
 _SESSION_COLUMNS = """s.id, s.user, s.entry_id, s.started_at, s.virtual, s.ended_at, s.reason,
