@@ -528,6 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_parser(sub)
     add_history_parser(sub)
     add_today_parser(sub)
+    from companion.care.report_cli import add_report_parser
+
+    add_report_parser(sub)
     add_listen_parser(sub)
     add_models_parser(sub)
     add_doctor_parser(sub)

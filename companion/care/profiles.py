@@ -24,6 +24,7 @@ class Profile:
     caregiver: bool = False  # a caregiver is present and may answer for the user
     confirm_steps: bool = False  # ask "Ready?" (yes/no) before each step
     conditions: tuple[str, ...] = field(default_factory=tuple)
+    voice: str = ""  # an espeak-ng voice such as "en-us" or "en-gb-x-rp"; "" is the default
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,6 +74,14 @@ def set_value(profile: Profile, key: str, value: str) -> Profile:
         if isinstance(exc, ProfileError):
             raise
         raise ProfileError(f"{key} needs a number, not '{value}'") from None
+    if key == "voice":
+        from companion.speech.speaker import installed_voices
+
+        voices = installed_voices()
+        if value not in ("", "default") and voices and value not in voices:
+            english = sorted(v for v in voices if v.startswith(("en", "gmw/en")))
+            raise ProfileError(f"there is no voice called '{value}'; English voices here: {', '.join(english)}")
+        return replace(profile, voice="" if value == "default" else value)
     if key in ("caregiver", "confirm_steps"):
         flag = value.lower()
         if flag not in ("yes", "no", "true", "false", "on", "off"):

@@ -69,6 +69,7 @@ class Session:
         self._last_routine: str | None = None
         self._pending: tuple[Command | str, float] | None = None
         self.pain: dict[tuple[str, str], dict] = {}
+        self._cut_short: set[str] = set()  # routines ended early because the user was not comfortable
         self.pain_texts: dict[str, str] = pain_texts or {}
 
     # -- public API ---------------------------------------------------------
@@ -195,7 +196,7 @@ class Session:
         phase = step.phase(self._phase_index, self._progress, self.pace, self._step_pace)
         if phase is None:
             out.append(StepFinished(start, self._index))
-            if step.kind == "finish":
+            if step.kind == "finish" and step.routine_id not in self._cut_short:
                 out.append(ExerciseDone(start, step.routine_id))
             self._enter_step(self._index + 1, start, out)
             return
@@ -295,8 +296,10 @@ class Session:
         elif pending[0] == COMFORT:
             if event.answer:
                 out.append(Say(at, self.phrases.comfort_yes, SayKind.SYSTEM))
-            else:  # "stop if uncomfortable": end this exercise, go on to the next
+            else:  # "stop if uncomfortable": end this exercise (not counted as done), go on to the next
+                out.append(Answered(at, "comfort", "no"))
                 out.append(Say(at, self.phrases.comfort_no, SayKind.SYSTEM))
+                self._cut_short.add(self.current_step.routine_id)
                 self._jump(self._finish_of_routine(), at, out, skipped=True)
         elif event.answer:
             self._command(pending[0], at, out)

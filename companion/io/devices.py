@@ -86,7 +86,7 @@ class LiveIO:
         """Speak at the person's rate and volume."""
         speaker = getattr(self.speaker, "speaker", None)
         if speaker is not None and hasattr(speaker, "set_voice"):
-            speaker.set_voice(profile.speech_rate, profile.volume)
+            speaker.set_voice(profile.speech_rate, profile.volume, getattr(profile, "voice", ""))
 
     def take_notices(self) -> list[str]:
         """The set-up problems not yet told to the user (each is said once)."""

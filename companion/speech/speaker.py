@@ -60,6 +60,17 @@ def _quiet_driver() -> None:
     driver.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
+def installed_voices() -> set[str]:
+    """Voice ids and names espeak-ng offers here (empty when speech cannot start)."""
+    try:
+        engine = open_engine(Voice())
+    except SpeechUnavailable:
+        return set()
+    voices = engine.getProperty("voices")
+    names = {v.id for v in voices} | {v.name for v in voices}
+    return names | {n.split("/")[-1] for n in names}
+
+
 def open_engine(voice: Voice) -> Any:
     """Initialise pyttsx3 or raise :class:`SpeechUnavailable` with the fix."""
     try:
@@ -77,8 +88,12 @@ def open_engine(voice: Voice) -> Any:
     engine.setProperty("rate", voice.rate)
     engine.setProperty("volume", voice.volume)
     if voice.voice:
-        known = {v.id for v in engine.getProperty("voices")} | {v.name for v in engine.getProperty("voices")}
-        if voice.voice not in known:
+        voices = engine.getProperty("voices")
+        known = {v.id for v in voices} | {v.name for v in voices}
+        by_short = {v.id.split("/")[-1]: v.id for v in voices}
+        if voice.voice not in known and voice.voice in by_short:
+            voice = Voice(voice.rate, voice.volume, by_short[voice.voice])
+        if voice.voice not in known | set(by_short):
             raise SpeechUnavailable(f"there is no voice called '{voice.voice}'; 'espeak-ng --voices' lists them")
         engine.setProperty("voice", voice.voice)
     return engine
@@ -97,6 +112,19 @@ def synthesise(engine: Any, text: str, path: Path) -> bytes:
         if frames:
             return frames
     raise RuntimeError(f"speech synthesis produced no audio for: {text[:40]!r}")
+
+
+def _voice_id(name: str) -> str:
+    """'en-gb-x-rp' -> the engine's id for it ('gmw/en-gb-x-rp' here); unchanged when unknown."""
+    try:
+        import pyttsx3
+
+        for voice in pyttsx3.init().getProperty("voices"):
+            if name in (voice.id, voice.name, voice.id.split("/")[-1]):
+                return voice.id
+    except Exception:  # noqa: BLE001 - keep the current voice rather than fail mid-session
+        pass
+    return name
 
 
 def tone(seconds: float = 0.15, freq: float = 880.0, rate: int = 22050) -> bytes:
@@ -150,12 +178,14 @@ class Pyttsx3Speaker:
         self._queue.put((self._generation, "volume", str(self.volume)))
         return self.volume
 
-    def set_voice(self, rate: int, volume: float) -> None:
-        """A person's own speech rate and volume (from their profile)."""
-        self.voice = Voice(rate=rate, volume=volume, voice=self.voice.voice)
+    def set_voice(self, rate: int, volume: float, name: str = "") -> None:
+        """A person's own speech rate, volume and voice (from their profile)."""
+        self.voice = Voice(rate=rate, volume=volume, voice=name or self.voice.voice)
         self.rate, self.volume = rate, volume
         self._queue.put((self._generation, "rate", str(rate)))
         self._queue.put((self._generation, "volume", str(volume)))
+        if name:
+            self._queue.put((self._generation, "voice", name))
 
     def set_pace(self, pace: float) -> int:
         """Slower sessions get slower speech too (never below a clear minimum)."""
@@ -203,8 +233,9 @@ class Pyttsx3Speaker:
         path = Path(self._tmp.name) / "utterance.wav"
         while (item := self._queue.get()) is not None:
             generation, kind, payload = item
-            if kind in ("volume", "rate"):
-                self._engine.setProperty(kind, float(payload) if kind == "volume" else int(payload))
+            if kind in ("volume", "rate", "voice"):
+                value = {"volume": float, "rate": int, "voice": _voice_id}[kind](payload)
+                self._engine.setProperty(kind, value)
                 continue
             if generation != self._generation:
                 continue

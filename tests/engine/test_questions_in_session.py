@@ -18,6 +18,8 @@ def test_not_comfortable_ends_the_exercise(library, phrases):
     records = run_virtual(library, "wall-standing", [(begin + 61, "no")])
     assert phrases.comfort_no in said(records)
     assert records[-1]["text"] == "completed"
+    assert any(r["kind"] == "answered" and r["tag"] == "comfort" for r in records)
+    assert not any(r["kind"] == "exercise_done" for r in records)  # cut short: not counted as practised
     assert records[-1]["t"] < begin + 100  # the 5-minute hold was cut short
 
 

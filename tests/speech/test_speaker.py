@@ -68,3 +68,13 @@ def test_missing_espeak_library_names_the_package(monkeypatch):
     monkeypatch.setattr(pyttsx3, "init", broken_init)
     with pytest.raises(sp.SpeechUnavailable, match="apt-get install libespeak-ng1"):
         sp.open_engine(sp.Voice())
+
+
+def test_a_profile_voice_is_checked_against_the_installed_voices(engine):
+    from companion.care.profiles import Profile, ProfileError, set_value
+
+    assert set_value(Profile("bob"), "voice", "en-gb-x-rp").voice == "en-gb-x-rp"
+    assert set_value(Profile("bob"), "voice", "default").voice == ""
+    with pytest.raises(ProfileError, match="no voice called 'klingon'"):
+        set_value(Profile("bob"), "voice", "klingon")
+    assert sp._voice_id("en-gb-x-rp").endswith("en-gb-x-rp")
