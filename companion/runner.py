@@ -45,6 +45,7 @@ class Runner:
         self._answerer: Any = None
         self._reminder: Any = None
         self.first_step = 0  # > 0 when resuming an interrupted session
+        self._unsure: Event | None = None  # a spoken number or place we asked the user to confirm
 
     # -- output ---------------------------------------------------------------
 
@@ -61,7 +62,7 @@ class Runner:
             self._emit_record(record)
         if self.session.finished:
             self._question_open = False
-        awaiting = self.session.awaiting
+        awaiting = "yesno" if self._unsure is not None else self.session.awaiting
         context = ("question" if self._question_open else
                    {"yesno": "answer", "number": "number", "place": "place"}.get(awaiting or "", "commands"))
         if context != self._context:
@@ -88,15 +89,16 @@ class Runner:
             speaking = self.speaking()
             decision = self.understanding.decide(heard.recognition, speaking=speaking,
                                                  speaking_text=self.speaking_text() if speaking else "")
+            is_stop = decision.command is Command.STOP
+            if self.session.awaiting == "place" and not speaking and not is_stop and \
+                    heard.recognition.confidence >= self.understanding.policy.ask and (place := self._place(heard.text)):
+                return PlaceEvent(at, place, heard.text), None, "place"  # "back" here is where it hurts, not "go back"
             if decision.kind == "ignore":
                 return None, None, decision.reason
             if decision.kind == "answer":
                 return AnswerEvent(at, decision.answer, heard.text), None, "answer"
             if decision.kind == "number":
                 return NumberEvent(at, decision.number, heard.text), None, "number"
-            if decision.kind == "ignore" and self.session.awaiting == "place" and heard.recognition.confidence >= \
-                    self.understanding.policy.ask and (place := self._place(heard.text)):
-                return PlaceEvent(at, place, heard.text), None, "place"
             confirm = decision.kind == "confirm"
             return CommandEvent(at, decision.command, heard.text, confirm=confirm), decision.command.value, decision.kind
         match = self.vocabulary.match(heard.text)
@@ -140,8 +142,30 @@ class Runner:
             record["confidence"] = heard.recognition.confidence
             record["decision"] = how
         self._emit_record(record)
+        if event is not None and heard.recognition is not None:
+            event = self._confirm_unsure(event, heard, at)
         if event is not None:
             self._emit(self.session.feed(event))
+
+    def _confirm_unsure(self, event: Event, heard: Heard, at: float) -> Event | None:
+        """A pain score or place heard unclearly is read back first; a wrong one is worse than asking."""
+        if self._unsure is not None and isinstance(event, AnswerEvent):
+            unsure, self._unsure = self._unsure, None
+            if event.answer:
+                return replace(unsure, at=at)
+            self._emit(self.session.feed(Told(at, self._phrases().say_again)))
+            return None
+        if isinstance(event, (NumberEvent, PlaceEvent)) and heard.recognition.confidence < self.understanding.policy.act:
+            value = event.value if isinstance(event, NumberEvent) else event.place.replace("-", " ")
+            self._unsure = event
+            self._emit(self.session.feed(Told(at, self._phrases().check_heard.format(value=value))))
+            return None
+        return event
+
+    def _phrases(self):
+        from companion.content.phrases import load_phrases
+
+        return load_phrases()
 
     def _place(self, text: str) -> str | None:
         from companion.care.screening import load_screening

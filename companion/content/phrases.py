@@ -83,6 +83,8 @@ class Phrases:
     answer_yes_no: str
     answer_number: str
     answer_place: str
+    check_heard: str
+    say_again: str
 
 
 @lru_cache(maxsize=4)

@@ -18,6 +18,22 @@ from companion.io.inputs import Heard, KeyboardInput
 from companion.vocabulary import Vocabulary
 
 
+def grammar_for(context: str, vocabulary: Vocabulary) -> list[str] | None:
+    """What to listen for in a dialogue context; None is free speech (a question).
+
+    "place" (where pain is felt) takes its words from screening.yaml, plus stop
+    and resume, which work everywhere.
+    """
+    if context == "question":
+        return None
+    if context == "place":
+        from companion.care.screening import load_screening
+
+        return sorted({*load_screening().place_words, *vocabulary.grammar("answer")} - set(vocabulary.grammar("answer"))
+                      | set(vocabulary.stop_phrases()) | {"resume"})
+    return vocabulary.grammar(context)
+
+
 class SharedOutput:
     """Wraps an output that outlives one session (the speaker): closing a session leaves it open."""
 
@@ -99,16 +115,7 @@ class LiveIO:
             self.listener.segmenter.use_phrases(phrases)
 
     def listen_in(self, context: str) -> None:
-        """"question" listens for free speech (no grammar); other contexts for their phrases."""
-        if context == "question":
-            self.listen_for(None)
-        elif context == "place":
-            from companion.care.screening import load_screening
-
-            places = list(load_screening().place_words)
-            self.listen_for(sorted({*places, *self.vocabulary.grammar("answer")}))
-        else:
-            self.listen_for(self.vocabulary.grammar(context))
+        self.listen_for(grammar_for(context, self.vocabulary))
 
     def start(self) -> None:
         """Start listening and reading the keyboard (once; later calls do nothing)."""

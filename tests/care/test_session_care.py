@@ -135,3 +135,17 @@ def test_caregiver_pace_is_slower_but_holds_stay_in_range(library):
     answer_all(runner, {"ready": "yes"})
     beeps = [r["t"] for r in out.records if r.get("kind") == "beep"]
     assert beeps[1] - beeps[0] == pytest.approx(180.0)  # 120 s x 1.5, capped at the source's 3 minutes
+
+
+def test_back_answers_where_it_hurts_instead_of_going_back(library):
+    from companion.speech.recognizer import Recognition
+
+    runner, out = care_session(library, "knees-to-chest", screen=False)
+    session = runner.session
+    runner.advance_to(0.0)
+    while session.awaiting != "number":
+        runner.advance_to(session.next_deadline())
+    runner.hear(Heard(session.now + 1, "four", "keyboard"))
+    assert session.awaiting == "place"
+    runner.hear(Heard(session.now + 1, "back", "voice", Recognition("back", 0.95)))
+    assert [(r["score"], r["place"]) for r in out.records if r.get("kind") == "pain"] == [(4, "back")]
