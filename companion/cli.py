@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-from dataclasses import dataclass, field
-from typing import Any
 import json
 import os
 import sys
@@ -21,8 +19,7 @@ from companion.content.schema import Routine
 from companion.engine.plan import Plan, PlanBuilder
 from companion.engine.session import Session
 from companion.io.datadir import sessions_dir
-from companion.care.profiles import Profile
-from companion.engine.plan import Care
+from companion.care.session_setup import Setup, SetupError, prepare
 from companion.io.devices import LiveIO, SharedOutput
 from companion.io.inputs import ScriptError, ScriptFeeder, parse_script
 from companion.io.outputs import JsonPrinter, Output, SessionLog, TextPrinter, clock_text
@@ -172,7 +169,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if entry is None:
             return EXIT_PROBLEM
     try:
-        entry, setup = prepare(lib, entry, args)
+        entry, setup = prepare(lib, entry, user=args.user, db=args.db, at=args.at, virtual=args.virtual_clock,
+                               resume=args.resume, keep_history=not args.no_log)
     except SetupError as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM
@@ -205,108 +203,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if log_path:
             print(f"Log: {log_path}")
     return 130 if reason == "interrupted" else EXIT_OK
-
-
-@dataclass
-class Setup:
-    """Who the session is for and what surrounds it (profile, history store, questions)."""
-
-    user: str | None = None
-    profile: Profile | None = None
-    store: Any = None
-    started_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
-    first_step: int = 0
-    care: Care = field(default_factory=Care)
-
-
-class SetupError(Exception):
-    """Why the session cannot start (unknown person, refused exercise, bad --at).
-
-    ``spoken`` is the same reason in words for the ear (no command lines).
-    """
-
-    def __init__(self, message: str, spoken: str | None = None):
-        super().__init__(message)
-        self.spoken = spoken or message
-
-
-def _care(lib: Library, setup: Setup, screen: bool) -> Care:
-    """Screening before the first session of the day; pain check-ins for a known person."""
-    from companion.care.screening import load_screening
-
-    if setup.user is None:
-        return Care()
-    sc = load_screening()
-    profile = setup.profile
-    return Care(
-        screening=tuple((q.flag_id, q.ask, q.advice) for q in sc.questions) if screen else (),
-        screening_intro=sc.intro, screening_done=sc.all_clear,
-        pain_checks=True, pain_score=sc.pain.score, pain_place=sc.pain.place,
-        confirm_steps=bool(profile and profile.confirm_steps), repeat=profile.repeat_cues if profile else 0)
-
-
-def prepare(lib: Library, entry: Entry | None, args: argparse.Namespace) -> tuple[Entry, Setup]:
-    """Open the person's profile and history, check the exercise is allowed, plan questions."""
-    from companion.care.store import StoreError, open_store
-
-    setup = Setup()
-    at = getattr(args, "at", None)
-    if at:
-        if not args.virtual_clock:
-            raise SetupError("--at only works with --virtual-clock (it sets a simulated start time)")
-        try:
-            setup.started_at = datetime.fromisoformat(at)
-        except ValueError:
-            raise SetupError(f"--at must be a date and time like 2026-11-20T09:00, not '{at}'") from None
-        if setup.started_at.tzinfo is None:
-            setup.started_at = setup.started_at.astimezone()
-    user = getattr(args, "user", None)
-    wants_store = user or getattr(args, "db", None) or getattr(args, "resume", False) or not args.virtual_clock
-    if wants_store and not getattr(args, "no_log", False):
-        try:
-            setup.store = open_store(Path(args.db) if getattr(args, "db", None) else None)
-        except StoreError as exc:
-            raise SetupError(str(exc)) from None
-    if user:
-        if setup.store is None:
-            raise SetupError("--user needs the history database; do not combine it with --no-log")
-        setup.profile = setup.store.get_profile(user)
-        if setup.profile is None:
-            known = ", ".join(p.name for p in setup.store.list_profiles()) or "none yet"
-            raise SetupError(f"There is no profile called '{user}' (known: {known}). "
-                             f"Create one with: companion profile add {user}")
-        setup.user = setup.profile.name
-    if getattr(args, "resume", False):
-        row = setup.store.last_unfinished(setup.user) if setup.store else None
-        if row is None:
-            raise SetupError("There is no interrupted session to resume.")
-        entry = lib.get(row.entry_id)
-        if entry is None:
-            raise SetupError(f"The interrupted session was '{row.entry_id}', which no longer exists.")
-        steps = [e.get("index") for e in setup.store.events(row.id) if e.get("kind") == "step_started"]
-        setup.first_step = int(steps[-1]) if steps and steps[-1] is not None else 0
-    if entry is None:
-        raise SetupError("Name a routine to run (see companion list), or use --resume.")
-    _check_allowed(lib, entry, setup)
-    day_start = setup.started_at.replace(hour=0, minute=0, second=0, microsecond=0)
-    earlier_today = setup.store.sessions(setup.user, since=day_start) if setup.store and setup.user else []
-    first_today = not [r for r in earlier_today if r.started_at <= setup.started_at]
-    setup.care = _care(lib, setup, screen=first_today and setup.first_step == 0)
-    return entry, setup
-
-
-def _check_allowed(lib: Library, entry: Entry, setup: Setup) -> None:
-    """Refuse what is not safe or not yet allowed for this person, with the reason."""
-    if setup.user is None or setup.first_step:
-        return
-    from companion.care.progression import check
-
-    verdict = check(entry.id, setup.store.practice(setup.user), setup.started_at, lib, setup.profile)
-    if not verdict.allowed:
-        instead = f" Instead: companion run {verdict.instead} --user {setup.user}" if verdict.instead else ""
-        other = lib.get(verdict.instead) if verdict.instead else None
-        spoken = f"{verdict.reason} You could do {other.title} instead." if other else verdict.reason
-        raise SetupError(f"{verdict.reason}{instead}", spoken)
 
 
 def run_session(lib: Library, entry: Entry, args: argparse.Namespace, live_io: LiveIO | None,
@@ -401,8 +297,7 @@ def cmd_home(args: argparse.Namespace) -> int:
         for output in outputs:
             output.write({"t": 0.0, "who": "companion", "kind": "say", "text": text, "say": "system"})
 
-    session_args = argparse.Namespace(json=False, no_log=args.no_log, text=args.text, user=args.user, db=args.db,
-                                      virtual_clock=False, at=None, resume=False)
+    session_args = argparse.Namespace(json=False, no_log=args.no_log, text=args.text)
     name = ""
     if args.user:
         from companion.care.store import StoreError, open_store
@@ -421,7 +316,7 @@ def cmd_home(args: argparse.Namespace) -> int:
 
     def run(entry_id: str) -> None:
         try:
-            entry, setup = prepare(lib, lib.get(entry_id), session_args)
+            entry, setup = prepare(lib, lib.get(entry_id), user=args.user, db=args.db, keep_history=not args.no_log)
         except SetupError as exc:
             say(exc.spoken)  # refused (not yet allowed, not for the acute stage...): say why
             return

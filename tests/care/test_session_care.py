@@ -17,12 +17,12 @@ from companion.runner import Runner
 from companion.vocabulary import load_vocabulary
 from tests.conftest import Collector
 
-import companion.cli as cli
+from companion.care.session_setup import Setup, care_for
 
 
 def care_session(library, entry_id: str, *, screen=True, pain=True, profile: Profile | None = None):
-    setup = cli.Setup(user="ann", profile=profile or Profile("ann"))
-    setup.care = cli._care(library, setup, screen=screen)
+    setup = Setup(user="ann", profile=profile or Profile("ann"))
+    setup.care = care_for(setup, screen=screen)
     if not pain:
         from dataclasses import replace
 
