@@ -292,6 +292,12 @@ def cmd_home(args: argparse.Namespace) -> int:
     outputs: list[Output] = [printer] + ([SharedOutput(live_io.speaker)] if live_io.speaker else [])
     for notice in live_io.take_notices():
         printer.write(note_record(0.0, "notice", notice))
+    if live_io.listener is None and live_io.keyboard is None:
+        live_io.close()
+        print("The home menu cannot hear you: there is no microphone, and this is not a terminal to type in. "
+              "Connect a microphone, run it in a terminal, or start a routine with: companion run ID",
+              file=sys.stderr)
+        return EXIT_PROBLEM
 
     def say(text: str) -> None:
         for output in outputs:

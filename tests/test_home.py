@@ -111,3 +111,10 @@ def test_unsure_spoken_choice_is_confirmed_first(library):
     assert started == ["wall-standing", "neck-gaze-rotation"]
     assert phrases.home_unknown in said
     assert any("yes" in g for g in grammars)  # listened for an answer while asking
+
+
+def test_home_with_no_way_to_hear_the_user_says_so_instead_of_waiting_forever(capsys):
+    from companion.cli import main
+
+    assert main(["home", "--text", "--no-voice"]) == 1  # pytest's stdin is not a terminal
+    assert "cannot hear you" in capsys.readouterr().err
