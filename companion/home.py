@@ -129,6 +129,8 @@ class Home:
         self.say, self.run, self.listen_for = say, run, listen_for
         self.policy, self.name = policy, name
         self._pending: str | None = None
+        self._question_open = False
+        self._reminder = None
 
     def greet(self) -> None:
         ph = self.phrases
@@ -159,12 +161,27 @@ class Home:
                 continue
             if self.handle(heard):
                 return
-            if self._pending is None:
+            if self._pending is None and not self._question_open:
                 self.listen_for(grammar)
+
+    def _answer(self, question: str) -> None:
+        """A question asked at the menu: red flags first, then the knowledge base."""
+        from companion.knowledge.retrieval import TreatmentReminder, default_answerer
+
+        answerer = default_answerer()
+        if self._reminder is None:
+            self._reminder = TreatmentReminder(answerer.replies.treatment_reminder)
+        self.say(self._reminder.text(answerer.ask(question)))
+        self.say(self.phrases.home_next)
 
     def handle(self, heard: Heard) -> bool:
         """Act on one utterance; True when the user said goodbye."""
         ph = self.phrases
+        if self._question_open:
+            self._question_open = False
+            if heard.text.strip():
+                self._answer(heard.text)
+            return False
         choice = self.menu.match(heard.text, fuzzy=heard.recognition is None)
         confidence = heard.recognition.confidence if heard.recognition is not None else 1.0
         if heard.recognition is not None and confidence < self.policy.ask:
@@ -183,7 +200,9 @@ class Home:
         if choice.kind == "what":
             self.options()
         elif choice.kind == "question":
-            self.say(ph.home_no_questions)
+            self._question_open = True
+            self.say(ph.ask_question)
+            self.listen_for(None)  # free speech: the question itself
         elif choice.kind == "start":
             if confidence < self.policy.act:
                 self._pending = choice.entry_id

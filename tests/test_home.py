@@ -118,3 +118,12 @@ def test_home_with_no_way_to_hear_the_user_says_so_instead_of_waiting_forever(ca
 
     assert main(["home", "--text", "--no-voice"]) == 1  # pytest's stdin is not a terminal
     assert "cannot hear you" in capsys.readouterr().err
+
+
+def test_a_question_at_the_menu_is_answered(library):
+    said, started, grammars = run_home(library, [Heard(0, "I have a question", "keyboard"),
+                                                 Heard(0, "how should I lift a heavy box", "keyboard"),
+                                                 Heard(0, "goodbye", "keyboard")])
+    assert any("squat" in s.lower() for s in said)
+    assert None in grammars  # listened for free speech for the question
+    assert started == []

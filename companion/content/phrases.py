@@ -74,7 +74,6 @@ class Phrases:
     home_goodbye: str
     home_unknown: str
     home_next: str
-    home_no_questions: str
     comfort_yes: str
     comfort_no: str
     ready: str
