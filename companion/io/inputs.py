@@ -63,16 +63,16 @@ class ScriptFeeder(threading.Thread):
     def __init__(self, lines: list[Heard], clock: Clock, out: "queue.Queue[Heard]"):
         super().__init__(daemon=True, name="script-feeder")
         self.lines, self.clock, self.out = lines, clock, out
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         for line in self.lines:
-            if self._stop.wait(max(0.0, line.at - self.clock.now())):
+            if self._halt.wait(max(0.0, line.at - self.clock.now())):
                 return
             self.out.put(Heard(self.clock.now(), line.text, "script"))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
 
 class KeyboardInput(threading.Thread):

@@ -170,12 +170,12 @@ class Listener(threading.Thread):
         self.source, self.clock, self.out = source, clock, out
         self.segmenter = Segmenter(recognizer)
         self.on_lost = on_lost
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         try:
             for frame in self.source.frames():
-                if self._stop.is_set():
+                if self._halt.is_set():
                     return
                 utterance = self.segmenter.feed(frame)
                 if utterance:
@@ -185,7 +185,7 @@ class Listener(threading.Thread):
                 self.on_lost(f"listening stopped: {exc}")
             return
         lost = getattr(self.source, "lost", None)
-        if lost and self.on_lost and not self._stop.is_set():
+        if lost and self.on_lost and not self._halt.is_set():
             self.on_lost(lost)
 
     def _put(self, utterance: Utterance) -> None:
@@ -193,5 +193,5 @@ class Listener(threading.Thread):
         self.out.put(Heard(self.clock.now(), rec.text, "voice", rec))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.source.close()
