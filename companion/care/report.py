@@ -297,6 +297,15 @@ def collect(store: Store, user: str, now: datetime, library: Library, days: int 
                 incidents.append(Incident(at, "red-flag", "RED FLAG",
                                           title(current) if current and not screening_yes else "Safety questions",
                                           f"{how}{flag_name(flag)}. Advice given: see a doctor urgently."))
+            elif kind == "pain_stop" and record.get("then") == "gentlest":
+                # The session went on with the gentlest exercise; the stop still belongs in the report.
+                detail = _pain_change(pain.get((routine or "", "before")), pain.get((routine or "", "after")) or {})
+                text = STOP_LABELS["pain"][1] + (f": {detail}" if detail else "")
+                row(at, routine, "stopped", "pain", text)
+                incidents.append(Incident(at, "pain", STOP_LABELS["pain"][0], title(routine),
+                                          f"{text}. Went on with the gentlest exercise."))
+                if routine in open_routines:
+                    open_routines.remove(routine)
             elif kind == "finished":
                 reason = str(record.get("reason") or record.get("text") or "stopped")
                 finished = (reason, at)

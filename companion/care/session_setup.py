@@ -42,19 +42,27 @@ class SetupError(Exception):
         self.spoken = spoken or message
 
 
-def care_for(setup: Setup, screen: bool) -> Care:
-    """Screening before the first session of the day; pain check-ins for a known person."""
+def care_for(setup: Setup, screen: bool, library: Library | None = None) -> Care:
+    """Screening before the first session of the day; pain check-ins for a known person.
+
+    After a pain stop in a McKenzie exercise the session goes on with the gentlest one
+    (the method's "first aid", named in progression.yaml); elsewhere it ends.
+    """
+    from companion.care.progression import family as linked, load_progression_text
     from companion.care.screening import load_screening
 
     if setup.user is None:
         return Care()
+    gentlest = load_progression_text().first_aid
+    family = linked(library, gentlest) if library is not None else set()
     sc = load_screening()
     profile = setup.profile
     return Care(
         screening=tuple((q.flag_id, q.ask, q.advice) for q in sc.questions) if screen else (),
         screening_intro=sc.intro, screening_done=sc.all_clear,
         pain_checks=True, pain_score=sc.pain.score, pain_place=sc.pain.place,
-        confirm_steps=bool(profile and profile.confirm_steps), repeat=profile.repeat_cues if profile else 0)
+        confirm_steps=bool(profile and profile.confirm_steps), repeat=profile.repeat_cues if profile else 0,
+        gentlest=gentlest, gentlest_for=tuple(sorted(family)))
 
 
 def prepare(lib: Library, entry: Entry | None, *, user: str | None = None, db: str | None = None,
@@ -103,7 +111,7 @@ def prepare(lib: Library, entry: Entry | None, *, user: str | None = None, db: s
     day_start = setup.started_at.replace(hour=0, minute=0, second=0, microsecond=0)
     earlier_today = setup.store.sessions(setup.user, since=day_start) if setup.store and setup.user else []
     first_today = not [r for r in earlier_today if r.started_at <= setup.started_at]
-    setup.care = care_for(setup, screen=first_today and setup.first_step == 0)
+    setup.care = care_for(setup, screen=first_today and setup.first_step == 0, library=lib)
     return entry, setup
 
 

@@ -106,6 +106,15 @@ class PainRecorded:
 
 
 @dataclass(frozen=True)
+class PainStopped:
+    """A pain rule stopped ``routine_id``; ``then`` is "gentlest" or "end". Logged for the report."""
+
+    at: float
+    routine_id: str
+    then: str
+
+
+@dataclass(frozen=True)
 class ExerciseDone:
     """A routine reached its end (its closing words were said): counts as practised."""
 
@@ -128,7 +137,7 @@ class SessionFinished:
 
 
 Cue = (Say | Beep | ExerciseStarted | StepStarted | StepFinished | StateChanged | VoiceChanged | QuestionRequested
-       | Answered | PainRecorded | ExerciseDone | RedFlagRaised | SessionFinished)
+       | Answered | PainRecorded | PainStopped | ExerciseDone | RedFlagRaised | SessionFinished)
 
 
 def cue_kind(cue: Cue) -> str:
@@ -145,6 +154,7 @@ def cue_kind(cue: Cue) -> str:
         RedFlagRaised: "red_flag",
         Answered: "answered",
         PainRecorded: "pain",
+        PainStopped: "pain_stop",
         ExerciseDone: "exercise_done",
         SessionFinished: "finished",
     }[type(cue)]

@@ -305,6 +305,8 @@ class Care:
     pain_place: str = ""
     confirm_steps: bool = False
     repeat: int = 0
+    gentlest: str = ""  # after a pain stop in one of gentlest_for, go on with this routine instead
+    gentlest_for: tuple[str, ...] = ()
 
 
 def clamp_to_span(span: Span, pace: float) -> float:
@@ -317,6 +319,8 @@ class Plan:
     title: str
     purpose: str
     steps: list[Step]
+    fallback: list[Step] = field(default_factory=list)  # the gentlest routine, used after a pain stop
+    fallback_for: frozenset[str] = frozenset()
 
 
 class PlanBuilder:
@@ -335,6 +339,11 @@ class PlanBuilder:
         else:
             plan = Plan(entry.title, entry.purpose, self._routine_with_followers(entry, None))
         plan.steps[:0] = self._screening(entry.id)
+        care = self.care
+        if care.pain_checks and care.gentlest in self.routines:
+            gentlest = self.routines[care.gentlest]
+            plan.fallback = [s for s in self.routine_steps(gentlest, None) if not isinstance(s, QuestionStep)]
+            plan.fallback_for = frozenset(care.gentlest_for) - {care.gentlest}
         return plan
 
     def _question(self, owner: str, title: str, text: str, kind: str, tag: str, skippable: bool = True,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 
 from companion.care.pain import judge
 from companion.content.phrases import Phrases
-from companion.engine.cues import (Answered, Cue, ExerciseDone, ExerciseStarted, PainRecorded, QuestionRequested,
+from companion.engine.cues import (Answered, Cue, ExerciseDone, ExerciseStarted, PainRecorded, PainStopped,
+                                   QuestionRequested,
                                    RedFlagRaised, Say, SayKind, SessionFinished,
                                    StateChanged, StepFinished, StepStarted, VoiceChanged)
 from companion.engine.events import (AnswerEvent, Command, CommandEvent, Event, NumberEvent, PlaceEvent, RedFlagEvent,
@@ -277,7 +278,18 @@ class Session:
             return False
         else:
             return False
+        plan = self.plan
+        if routine_id in plan.fallback_for and plan.fallback and plan.fallback[0] not in plan.steps:
+            # Back to the gentlest exercise: the rest of the plan is replaced by it.
+            gentlest = plan.fallback[0]
+            out.append(Say(at, texts["then_gentlest"].format(title=self.titles.get(gentlest.routine_id,
+                                                                                  gentlest.title)), SayKind.WARNING))
+            out.append(PainStopped(at, routine_id, "gentlest"))
+            plan.steps[self._index + 1:] = plan.fallback
+            self._jump(self._index + 1, at, out, skipped=False)
+            return True
         out.append(Say(at, texts["then_end"], SayKind.WARNING))
+        out.append(PainStopped(at, routine_id, "end"))
         out.append(SessionFinished(at, "pain"))
         self.finished = True
         return True

@@ -335,3 +335,35 @@ def test_report_reads_the_records_a_real_session_writes(tmp_path, library):
     kinds = [r["kind"] for r in data.events]
     assert kinds.count("screening") == 6 and "pain-before" in kinds and "pain-after" in kinds
     assert data.rows[-1].screening == "passed"
+
+
+def test_a_pain_stop_that_went_on_with_the_gentlest_exercise_is_reported(tmp_path):
+    from datetime import datetime, timedelta
+
+    from companion.care.profiles import Profile
+    from companion.care.store import open_store
+    from companion.cli import main
+
+    db = tmp_path / "r.db"
+    start = datetime.now().astimezone() - timedelta(hours=3)
+    with open_store(db) as store:
+        store.add_profile(Profile("ann"))
+        sid = store.start_session("ann", "mckenzie-3-prone-press-up", start, virtual=True)
+        for record in (
+            {"t": 0, "who": "companion", "kind": "exercise_started", "text": "x", "routine_id": "mckenzie-3-prone-press-up"},
+            {"t": 5, "who": "companion", "kind": "pain", "text": "", "routine_id": "mckenzie-3-prone-press-up",
+             "when": "before", "score": 2, "place": "back"},
+            {"t": 90, "who": "companion", "kind": "pain", "text": "", "routine_id": "mckenzie-3-prone-press-up",
+             "when": "after", "score": 2, "place": "buttock"},
+            {"t": 91, "who": "companion", "kind": "pain_stop", "text": "", "routine_id": "mckenzie-3-prone-press-up",
+             "then": "gentlest"},
+            {"t": 92, "who": "companion", "kind": "exercise_started", "text": "x", "routine_id": "mckenzie-1-prone-lying"},
+            {"t": 300, "who": "companion", "kind": "exercise_done", "text": "", "routine_id": "mckenzie-1-prone-lying"},
+            {"t": 301, "who": "companion", "kind": "finished", "text": "completed", "reason": "completed"},
+        ):
+            store.add_event(sid, record)
+        store.finish_session(sid, "completed", start + timedelta(seconds=301))
+    page = tmp_path / "r.html"
+    assert main(["report", "--user", "ann", "--db", str(db), "--html", str(page)]) == 0
+    html = page.read_text()
+    assert "PAIN STOP" in html and "gentlest exercise" in html

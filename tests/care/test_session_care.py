@@ -22,7 +22,7 @@ from companion.care.session_setup import Setup, care_for
 
 def care_session(library, entry_id: str, *, screen=True, pain=True, profile: Profile | None = None):
     setup = Setup(user="ann", profile=profile or Profile("ann"))
-    setup.care = care_for(setup, screen=screen)
+    setup.care = care_for(setup, screen=screen, library=library)
     if not pain:
         from dataclasses import replace
 
@@ -149,3 +149,16 @@ def test_back_answers_where_it_hurts_instead_of_going_back(library):
     assert session.awaiting == "place"
     runner.hear(Heard(session.now + 1, "back", "voice", Recognition("back", 0.95)))
     assert [(r["score"], r["place"]) for r in out.records if r.get("kind") == "pain"] == [(4, "back")]
+
+
+def test_a_pain_stop_in_a_mckenzie_exercise_goes_back_to_the_gentlest(library):
+    runner, out = care_session(library, "mckenzie-3-prone-press-up", screen=False)
+    answer_all(runner, {"pain-score:before": 2, "pain-place:before": "back",
+                        "pain-score:after": 2, "pain-place:after": "buttock"})
+    pain = load_screening().pain
+    assert pain.worse_spread in said(out)
+    assert pain.then_gentlest.format(title="McKenzie 1: lying face down") in said(out)
+    assert any(r.get("kind") == "pain_stop" and r["then"] == "gentlest" for r in out.records)
+    started = [r["routine_id"] for r in out.records if r.get("kind") == "exercise_started"]
+    assert started == ["mckenzie-3-prone-press-up", "mckenzie-1-prone-lying"]
+    assert out.records[-1]["text"] == "completed"
