@@ -75,11 +75,26 @@ def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float) -> tuple[Recog
     return result, latency, time.perf_counter() - started
 
 
-def evaluate(clips, recognizer, understanding) -> list[dict]:
+def context_of(expected: str | None) -> str:
+    """The dialogue state in which a clip would be heard live: answers and numbers are only
+    listened for when the companion has asked for one; commands (and stray speech) otherwise."""
+    if expected in ("yes", "no"):
+        return "answer"
+    if expected and expected.startswith("number:"):
+        return "number"
+    return "commands"
+
+
+def evaluate(clips, recognizer, understanding, contexts: bool = True) -> list[dict]:
+    """Every clip through the live path; with ``contexts``, in the grammar of its dialogue state."""
     segmenter = Segmenter(recognizer)
+    vocabulary = understanding.vocabulary
     rows = []
     for clip in clips:
         pcm = clip["pcm"]
+        context = context_of(clip["expected"]) if contexts else "all"
+        segmenter.use_phrases(vocabulary.grammar(context))
+        clip = {**clip, "context": context}
         result, latency, spent = run_clip(segmenter, pcm, clip["speech_end"])
         decision = understanding.decide(result) if result else None
         got = label_of(decision) if decision else None
@@ -167,6 +182,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--engine", default="pocketsphinx")
     parser.add_argument("--rows", metavar="FILE", help="also write every clip's result as JSON lines")
+    parser.add_argument("--one-grammar", action="store_true",
+                        help="hear every clip with one grammar of all phrases (the harder, older measure)")
     args = parser.parse_args()
 
     vocabulary = load_vocabulary()
@@ -175,7 +192,7 @@ def main() -> None:
     load_seconds = time.perf_counter() - started
     understanding = Understanding(vocabulary)
     clips = generated_clips("full" if args.full else "small") + real_clips()
-    rows = evaluate(clips, recognizer, understanding)
+    rows = evaluate(clips, recognizer, understanding, contexts=not args.one_grammar)
     if args.rows:
         Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
     generated = [r for r in rows if r["set"] == "generated"]
@@ -183,6 +200,7 @@ def main() -> None:
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "engine": args.engine, "set": "full" if args.full else "small",
+        "grammar": "one for all phrases" if args.one_grammar else "per dialogue state",
         "recognizer_load_s": round(load_seconds, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "idle_cpu_share": round(idle_cpu(recognizer), 3),
