@@ -29,8 +29,7 @@ def grammar_for(context: str, vocabulary: Vocabulary) -> list[str] | None:
     if context == "place":
         from companion.care.screening import load_screening
 
-        return sorted({*load_screening().place_words, *vocabulary.grammar("answer")} - set(vocabulary.grammar("answer"))
-                      | set(vocabulary.stop_phrases()) | {"resume"})
+        return sorted({*load_screening().place_words, *vocabulary.stop_phrases(), "resume"})
     return vocabulary.grammar(context)
 
 
@@ -74,12 +73,11 @@ class LiveIO:
             self.keyboard = KeyboardInput(self.clock, self.inbox)
 
     def _open_speaker(self) -> None:
-        from companion.speech.speaker import Pyttsx3Speaker, SpeakerOutput, SpeechUnavailable
+        from companion.speech.speaker import open_speaker
 
-        try:
-            self.speaker = SpeakerOutput(Pyttsx3Speaker())
-        except SpeechUnavailable as exc:
-            self.notices.append(f"Speech is off: {exc}. Carrying on in text.")
+        self.speaker, problem = open_speaker()
+        if problem:
+            self.notices.append(problem)
 
     def _open_listener(self, engine: str | None, model: Path | None) -> None:
         from companion.speech.engines import make_recognizer

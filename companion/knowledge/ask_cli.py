@@ -94,12 +94,9 @@ def listen_for_question(seconds: float = 15.0) -> str:
 
 def open_speaker() -> tuple[Any | None, str | None]:
     """The speaker, or None and why speech is off (the same wording as sessions use)."""
-    from companion.speech.speaker import Pyttsx3Speaker, SpeakerOutput, SpeechUnavailable
+    from companion.speech.speaker import open_speaker as open_shared
 
-    try:
-        return SpeakerOutput(Pyttsx3Speaker()), None
-    except SpeechUnavailable as exc:
-        return None, f"Speech is off: {exc}. Carrying on in text."
+    return open_shared()
 
 
 def _speak(text: str) -> None:

@@ -266,6 +266,14 @@ class Pyttsx3Speaker:
             self._speaking_until = time.monotonic() + self.echo_tail
 
 
+def open_speaker() -> tuple["SpeakerOutput | None", str | None]:
+    """The speaker as an output, or None and the one sentence that says why speech is off."""
+    try:
+        return SpeakerOutput(Pyttsx3Speaker()), None
+    except SpeechUnavailable as exc:
+        return None, f"Speech is off: {exc}. Carrying on in text."
+
+
 class SpeakerOutput:
     """Adapts a :class:`Speaker` to the runner's record stream: it speaks ``say`` records."""
 
