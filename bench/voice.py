@@ -40,6 +40,7 @@ from companion.vocabulary import load_vocabulary  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH_DEV = ROOT.parent / "shared" / "speech-dev"
 TAIL_SILENCE = 0.6
+ROOM_SECONDS = 1.0
 
 
 def label_of(decision) -> str | None:
@@ -52,14 +53,29 @@ def label_of(decision) -> str | None:
     return None
 
 
-def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float) -> tuple[Recognition | None, float, float]:
-    """Stream a clip (plus trailing quiet) through endpointing + recognition.
+def room(noise: bytes, seconds: float) -> bytes:
+    """``seconds`` of a room's steady noise, repeating a stretch of it."""
+    wanted = int(seconds * SAMPLE_RATE) * 2
+    return (noise * (wanted // max(2, len(noise)) + 1))[:wanted]
 
-    Returns the result, the latency from the end of the audio's speech to the
-    result (endpointer hangover + decoding), and the processing time.
+
+def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float,
+             room_noise: bool = False) -> tuple[Recognition | None, float, float]:
+    """Stream a clip (plus what the room sounds like after it) through endpointing + recognition.
+
+    With ``room_noise`` the clip's own noise (its padding, which holds no
+    speech) goes on for ``ROOM_SECONDS`` before and after it, as a real room's
+    noise does; otherwise near-silence follows. Returns the result, the
+    latency from the end of the speech to the result (endpointer hangover +
+    decoding), and the processing time.
     """
     quiet = add_noise(b"\0" * int(TAIL_SILENCE * SAMPLE_RATE * 2), 0, seed=7, signal_power=16.0)
-    frames = list(split_frames(pcm + quiet))
+    lead = b""
+    if room_noise:
+        pad_bytes = int(PAD_SECONDS * SAMPLE_RATE) * 2
+        lead, quiet = room(pcm[:pad_bytes], ROOM_SECONDS), room(pcm[-pad_bytes:], ROOM_SECONDS)
+        speech_end += ROOM_SECONDS
+    frames = list(split_frames(lead + pcm + quiet))
     started = time.perf_counter()
     result, latency = None, 0.0
     for index, frame in enumerate(frames):
@@ -95,14 +111,15 @@ def evaluate(clips, recognizer, understanding, contexts: bool = True) -> list[di
         context = context_of(clip["expected"]) if contexts else "all"
         segmenter.use_phrases(vocabulary.grammar(context))
         clip = {**clip, "context": context}
-        result, latency, spent = run_clip(segmenter, pcm, clip["speech_end"])
+        result, latency, spent = run_clip(segmenter, pcm, clip["speech_end"], room_noise=clip["set"] == "generated")
         decision = understanding.decide(result) if result else None
         got = label_of(decision) if decision else None
         rows.append({**{k: v for k, v in clip.items() if k != "pcm"}, "text": result.text if result else "",
                      "details": {k: v for k, v in (result.details if result else {}).items() if k != "phones"},
                      "confidence": result.confidence if result else 0.0, "got": got,
                      "decision": decision.kind if decision else "ignore", "latency_ms": latency,
-                     "seconds": len(pcm) / 2 / SAMPLE_RATE, "cpu": spent})
+                     "seconds": len(pcm) / 2 / SAMPLE_RATE + (2 * ROOM_SECONDS if clip["set"] == "generated"
+                                                              else TAIL_SILENCE), "cpu": spent})
     return rows
 
 

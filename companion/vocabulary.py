@@ -81,6 +81,7 @@ class Vocabulary:
                 if phrase in seen and seen[phrase] != cmd:
                     raise ValueError(f"phrase '{phrase}' is listed for both {seen[phrase].value} and {cmd.value}")
                 seen[phrase] = cmd
+        self._command_of = seen
 
     def answer(self, text: str) -> bool | None:
         """True for yes, False for no, None when ``text`` is neither (whole utterance only)."""
@@ -117,6 +118,22 @@ class Vocabulary:
 
     def all_phrases(self) -> dict[str, Command]:
         return {p: cmd for cmd, phrases in self._phrases.items() for p in phrases}
+
+    def meaning(self, phrase: str) -> str:
+        """What a whole phrase stands for: a command ("stop"), "yes"/"no", "number:N", else the phrase.
+
+        Phrases with the same meaning are interchangeable; the endpointer uses
+        this to know when the words heard so far are enough.
+        """
+        said = normalise(phrase)
+        command = self._command_of.get(said)
+        if command is not None:
+            return command.value
+        if said in self._answers:
+            return "yes" if self._answers[said] else "no"
+        if said in self._numbers:
+            return f"number:{self._numbers[said]}"
+        return said
 
     def changes_state(self, command: Command) -> bool:
         return command in self._state_changing

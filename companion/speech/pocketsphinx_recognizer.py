@@ -124,6 +124,7 @@ class PocketSphinxRecognizer:
             raise RecognizerUnavailable(f"PocketSphinx could not load its English model ({exc}). "
                                         "Fix: pip install --force-reinstall pocketsphinx") from None
         self._to_phrase: dict[str, str] = {}
+        self.phrases: list[str] = []  # the active grammar's phrases ([] for free speech)
         self._searches: dict[tuple[str, ...], tuple[str, dict[str, str], list[str]]] = {}
         self.unusable_phrases: list[str] = []
         self._started = False
@@ -144,6 +145,7 @@ class PocketSphinxRecognizer:
         slower (about half real time here) and much less accurate than a grammar.
         """
         self._free_form = phrases is None
+        self.phrases = [] if phrases is None else sorted(set(phrases))
         if phrases is None:
             if self._free is None:
                 import pocketsphinx
@@ -190,6 +192,14 @@ class PocketSphinxRecognizer:
         elif pcm:
             self._grammar.process_raw(pcm, no_search=False, full_utt=False)
             self._loop.process_raw(pcm, no_search=False, full_utt=False)
+
+    @property
+    def partial(self) -> str:
+        """The grammar phrase the audio so far matches best ("" if none, or in free speech)."""
+        if not self._started or self._free_form:
+            return ""
+        hyp = self._grammar.hyp()
+        return self._to_phrase.get(hyp.hypstr, "") if hyp else ""
 
     def finish(self) -> Recognition:
         if not self._started:

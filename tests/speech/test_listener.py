@@ -52,9 +52,11 @@ def test_one_utterance_between_quiet_parts_gives_one_result():
     recognizer = ScriptedRecognizer("pause")
     segmenter = Segmenter(recognizer)
     quiet = add_noise(b"\0" * 16000, 0, seed=1, signal_power=16.0)
-    results = [u for f in split_frames(quiet + tone_burst(0.8) + quiet) if (u := segmenter.feed(f))]
+    speech = tone_burst(0.8)
+    results = [u for f in split_frames(quiet + speech + quiet) if (u := segmenter.feed(f))]
     assert len(results) == 1 and results[0].recognition.text == "pause"
-    assert 0.5 * 16000 * 2 < recognizer.fed < 1.6 * 16000 * 2
+    # the speech, a little of the quiet before it (pre-roll) and the hangover after; not all the quiet
+    assert 0.8 * len(speech) < recognizer.fed < len(speech) + 0.7 * 16000 * 2
     assert results[0].speech_end > results[0].speech_start
 
 
@@ -105,3 +107,72 @@ def test_unplugging_the_microphone_pauses_the_session(library):
     assert out.records[-1]["text"] == "stopped"
     heard = [r for r in out.records if r["kind"] == "heard"]
     assert [r["command"] for r in heard] == [Command.STOP.value]  # the pause came from the device, not the user
+
+
+class PartialRecognizer(ScriptedRecognizer):
+    """Also reports a partial hypothesis, as PocketSphinx and Vosk do while audio streams in."""
+
+    def __init__(self, text: str, partial: str | None = None):
+        super().__init__(text)
+        self.partial = text if partial is None else partial
+        self.phrases = ["stop", "stop now", "go on", "go back", "yes"]
+
+
+def _frames_until_result(segmenter: Segmenter, pcm: bytes) -> tuple[list, int]:
+    """Results, and the frame index of the first one."""
+    results, first = [], -1
+    for index, frame in enumerate(split_frames(pcm)):
+        if (u := segmenter.feed(frame)):
+            results.append(u)
+            first = index if first < 0 else first
+    return results, first
+
+
+def test_a_settled_phrase_ends_sooner_than_one_that_could_still_change():
+    quiet = add_noise(b"\0" * 32000, 0, seed=1, signal_power=16.0)
+    speech = tone_burst(0.5)
+    vocabulary = load_vocabulary()
+    settled = Segmenter(PartialRecognizer("stop"), meaning=vocabulary.meaning)
+    open_ended = Segmenter(PartialRecognizer("go on", partial="go"), meaning=vocabulary.meaning)
+    _, early = _frames_until_result(settled, quiet + speech + quiet)
+    _, late = _frames_until_result(open_ended, quiet + speech + quiet)
+    # "stop" (and every phrase starting with it) means stop: 0.12 s of quiet is enough;
+    # "go" may become "go on" or "go back": the full 0.21 s hangover applies
+    assert late - early == round((0.21 - 0.12) / 0.03)
+
+
+def test_the_rest_of_an_early_ended_phrase_is_not_a_new_command():
+    quiet = add_noise(b"\0" * 32000, 0, seed=1, signal_power=16.0)
+    gap = add_noise(b"\0" * int(0.3 * 32000), 0, seed=2, signal_power=16.0)
+    word = tone_burst(0.5)
+    vocabulary = load_vocabulary()
+    recognizer = PartialRecognizer("stop")
+    segmenter = Segmenter(recognizer, meaning=vocabulary.meaning)
+    results, _ = _frames_until_result(segmenter, quiet + word + gap + word + quiet)
+    assert [u.recognition.text for u in results] == ["stop", "stop"]  # a second stop still counts
+
+    recognizer = PartialRecognizer("stop")
+    segmenter = Segmenter(recognizer, meaning=vocabulary.meaning)
+    results = []
+    for index, frame in enumerate(split_frames(quiet + word + gap + word + quiet)):
+        if (u := segmenter.feed(frame)):
+            results.append(u)
+            recognizer.text = recognizer.partial = "yes"  # what follows "stop" is heard as something else
+    assert [u.recognition.text for u in results] == ["stop"]
+
+    segmenter = Segmenter(PartialRecognizer("yes"), meaning=vocabulary.meaning)
+    results, _ = _frames_until_result(segmenter, quiet + word + quiet + word + quiet)
+    assert len(results) == 2  # a second word a second later is a new utterance
+
+
+def test_free_speech_waits_through_pauses_inside_a_sentence():
+    quiet = add_noise(b"\0" * 32000, 0, seed=1, signal_power=16.0)
+    pause = add_noise(b"\0" * int(0.4 * 32000), 0, seed=2, signal_power=16.0)
+    word = tone_burst(0.5)
+    segmenter = Segmenter(ScriptedRecognizer("why do my legs tingle"))
+    segmenter.use_phrases(None)
+    results, _ = _frames_until_result(segmenter, quiet + word + pause + word + quiet)
+    assert len(results) == 1
+    commands = Segmenter(ScriptedRecognizer("yes"))
+    results, _ = _frames_until_result(commands, quiet + word + pause + word + quiet)
+    assert len(results) == 2
