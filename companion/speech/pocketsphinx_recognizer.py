@@ -138,10 +138,19 @@ class PocketSphinxRecognizer:
             self.set_phrases(phrases)
 
     def _dictionary_word(self, token: str) -> str | None:
-        """The dictionary spelling of a normalised token ("thats" -> "that's")."""
+        """The dictionary spelling of a normalised token ("thats" -> "that's").
+
+        A word the dictionary lacks but that joins two it has ("unpause" = "un"
+        + "pause") is added with their pronunciations run together.
+        """
         for candidate in [token] + [token[:i] + "'" + token[i:] for i in range(len(token) - 1, 0, -1)]:
             if self._grammar.lookup_word(candidate):
                 return candidate
+        for i in range(2, len(token) - 1):
+            head, tail = self._grammar.lookup_word(token[:i]), self._grammar.lookup_word(token[i:])
+            if head and tail:
+                self._grammar.add_word(token, f"{head} {tail}", True)
+                return token
         return None
 
     def set_phrases(self, phrases: list[str] | None) -> None:

@@ -61,3 +61,11 @@ def test_a_synthesised_command_is_recognised_and_an_unrelated_sentence_scores_lo
     assert vocabulary.meaning(heard.text) == "stop"  # "stop" or "stop it": the same command
     assert "phone_ratio" in heard.details
     assert decode(recognizer, other).confidence < heard.confidence
+
+
+def test_a_word_missing_from_the_dictionary_is_built_from_two_it_has():
+    from companion.speech.pocketsphinx_recognizer import PocketSphinxRecognizer
+
+    recognizer = PocketSphinxRecognizer(["unpause", "stop", "zzxqv"])
+    assert recognizer.unusable_phrases == ["zzxqv"]  # "un" + "pause" is pronounceable; this is not
+    assert "unpause" in recognizer.phrases
