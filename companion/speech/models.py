@@ -346,15 +346,18 @@ def download(name: str, directory: Path | None = None, base_url: str | None = No
     if os.path.lexists(target):
         raise ModelError(f"{target} exists but is not a Vosk model; move it away or delete it, then try again")
     url = _model_url(info, base_url)
+    created = not directory.exists()  # a folder made for this download goes again if it fails
     try:
         directory.mkdir(parents=True, exist_ok=True)
         if _free_bytes(directory) < info.size:
             raise ModelError(f"Not enough free disk space in {directory}: the download needs "
                              f"{_megabytes(info.size)}")
     except OSError as exc:
+        _remove_if_empty(directory if created else None)
         raise ModelError(f"Cannot use the models folder {directory}: {exc.strerror or exc}") from None
 
     part: Path | None = None
+    installed = False
     unpack: Path | None = None
     began = time.monotonic()
     try:
@@ -389,12 +392,25 @@ def download(name: str, directory: Path | None = None, base_url: str | None = No
         if os.path.lexists(target):
             raise ModelError(f"{target} appeared while downloading; leaving it alone")
         os.rename(root, target)
+        installed = True
         return DownloadResult(target, downloaded=True, bytes=info.size, seconds=time.monotonic() - began)
     except OSError as exc:
         raise ModelError(f"Cannot install {name} in {directory}: {exc.strerror or exc}") from None
     finally:
         _remove(part)
         _remove(unpack)
+        if not installed:
+            _remove_if_empty(directory if created else None)
+
+
+def _remove_if_empty(directory: Path | None) -> None:
+    """Remove a folder this download created, if nothing else is in it."""
+    if directory is None:
+        return
+    try:
+        directory.rmdir()
+    except OSError:
+        pass  # not empty, or already gone: leave it
 
 
 # -- command line --------------------------------------------------------------

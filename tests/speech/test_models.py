@@ -154,6 +154,16 @@ def test_wrong_checksum_is_refused_and_nothing_is_left(server, models):
     assert contents(models) == []
 
 
+def test_a_failed_download_removes_the_models_folder_it_created(server, tmp_path):
+    server.serve(NAME, GOOD_ZIP)
+    folder = tmp_path / "new" / "models"
+    with pytest.raises(m.ModelError, match="Checksum mismatch"):
+        fetch(server, folder, entry(sha256="0" * 64))
+    assert not folder.exists()
+    fetch(server, folder, entry())  # and a good download creates it
+    assert contents(folder) == [NAME]
+
+
 def test_no_checksum_in_the_registry_is_refused_before_any_download(server, models):
     server.serve(NAME, GOOD_ZIP)
     with pytest.raises(m.ModelError, match="No checksum is recorded .* refusing"):
