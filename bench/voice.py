@@ -1,7 +1,7 @@
 """Voice benchmarks: command accuracy, rejection, latency, real-time factor, memory, idle CPU.
 
     python bench/voice.py            # the small generated set + real recordings in ../shared/speech-dev
-    python bench/voice.py --full     # the full generated grid (about 2,800 clips, a few minutes)
+    python bench/voice.py --full     # the full generated grid (3,016 clips, about 4 minutes here)
     python bench/voice.py --json
 
 Every clip goes through the same path as live speech: the endpointer and the
@@ -10,6 +10,10 @@ counts as *correct* when the policy acts on the expected command (or asks to
 confirm it: the user then only says yes). *False command* is an
 out-of-grammar or noise clip that the policy turns into a state-changing
 command without asking; *false question* is one it asks about.
+
+Generated clips are played as sessions are lived: one room (noise kind and
+level) and one voice at a time, each clip's background noise running on for a
+second before and after it (see ``as_sessions`` and ``run_clip``).
 """
 
 from __future__ import annotations
