@@ -48,7 +48,10 @@ def _print(row: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(row), flush=True)
     else:
         heard = row["text"] or "(nothing in the grammar)"
-        print(f"{row['file']}: heard {heard!r} -> {row['command'] or 'rejected'} "
+        meaning = row["command"] or "rejected"
+        if row["decision"] == "confirm":
+            meaning += " (unsure: it would ask first)"
+        print(f"{row['file']}: heard {heard!r} -> {meaning} "
               f"(confidence {row['confidence']:.2f}, {row['decode_ms']:.0f} ms)", flush=True)
 
 
