@@ -70,12 +70,12 @@ def listen_for_question(seconds: float = 15.0) -> str:
 
     try:
         recognizer = make_recognizer(["question"])
-        recognizer.set_phrases(None)
         microphone = Microphone()
     except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
         print(f"Cannot listen: {exc}", file=sys.stderr)
         return ""
     segmenter = Segmenter(recognizer)
+    segmenter.use_phrases(None)  # free speech, with the longer hangover people need mid-sentence
     print("Listening: ask your question.", file=sys.stderr)
     until = time.monotonic() + seconds
     try:

@@ -118,3 +118,51 @@ def test_open_speaker_gives_a_speaker_or_a_reason() -> None:
     else:
         assert problem is None
         speaker.close()
+
+
+def test_a_spoken_question_is_heard_whole_across_a_pause(monkeypatch, capsys) -> None:
+    """Free speech waits out a pause mid-sentence instead of answering half a question."""
+    from companion.knowledge.ask_cli import listen_for_question
+    from companion.speech import engines, listener
+    from companion.speech.recognizer import Recognition
+    from companion.speech.testset import EspeakUnavailable, add_noise, synthesize
+
+    try:
+        first, second = synthesize("how should I lift"), synthesize("a heavy box")
+    except EspeakUnavailable as exc:
+        pytest.skip(f"espeak-ng is needed to make speech: {exc}")
+    quiet = add_noise(b"\0" * 32000, 0, seed=1, signal_power=16.0)
+    pause = add_noise(b"\0" * int(0.4 * 32000), 0, seed=2, signal_power=16.0)
+    audio = quiet + first + pause + second + quiet + quiet
+
+    class Recorder:
+        name, phrases = "recorder", None
+
+        def __init__(self):
+            self.free, self.fed = False, 0
+
+        def set_phrases(self, phrases):
+            self.free = phrases is None
+
+        def start(self):
+            self.fed = 0
+
+        def accept(self, pcm):
+            self.fed += len(pcm)
+
+        def finish(self):
+            return Recognition("how should i lift a heavy box" if self.free else "question", 1.0, self.name)
+
+    class FakeMicrophone:
+        def frames(self):
+            yield from listener.split_frames(audio)
+
+        def close(self):
+            pass
+
+    recorder = Recorder()
+    monkeypatch.setattr(engines, "make_recognizer", lambda phrases: recorder)
+    monkeypatch.setattr(listener, "Microphone", FakeMicrophone)
+    assert listen_for_question() == "how should i lift a heavy box"
+    assert recorder.free
+    assert recorder.fed >= len(first) + len(pause) + len(second)  # one utterance, both halves
