@@ -26,7 +26,8 @@ from companion.speech.recognizer import SAMPLE_RATE, Recognition, Recognizer
 
 FRAME_BYTES = int(SAMPLE_RATE * FRAME_SECONDS) * 2
 MAX_UTTERANCE_SECONDS = 12.0
-MAX_FOLLOW_ON_SECONDS = 0.8  # the rest of a phrase ("now", "are left") is a word or two  # a spoken question can be a long sentence
+MAX_FOLLOW_ON_SECONDS = 0.8
+OPEN_TIMEOUT = 5.0  # seconds to wait for the input device to open  # the rest of a phrase ("now", "are left") is a word or two  # a spoken question can be a long sentence
 _FREE: list[str] = []  # marker: listen for free speech
 
 
@@ -57,15 +58,32 @@ class Microphone:
                 f"the PortAudio sound library is missing ({exc}). Fix: sudo apt-get install libportaudio2") from None
         self._queue: "queue.Queue[bytes | None]" = queue.Queue(maxsize=500)
         self.lost: str | None = None
+        opened: "queue.Queue[object]" = queue.Queue()
+
+        def open_stream() -> None:
+            try:
+                sd.query_devices(device=device, kind="input")
+                stream = sd.RawInputStream(samplerate=SAMPLE_RATE, channels=1, dtype="int16",
+                                           blocksize=FRAME_BYTES // 2, device=device, callback=self._callback)
+                stream.start()
+                opened.put(stream)
+            except Exception as exc:  # noqa: BLE001 - PortAudioError / ValueError: no usable device
+                opened.put(exc)
+
+        # A sound server that accepts the connection and never answers would hang PortAudio, and
+        # Ctrl-C with it: open it on a helper thread and give up after OPEN_TIMEOUT.
+        threading.Thread(target=open_stream, daemon=True, name="microphone-open").start()
         try:
-            sd.query_devices(device=device, kind="input")
-            self._stream = sd.RawInputStream(samplerate=SAMPLE_RATE, channels=1, dtype="int16",
-                                             blocksize=FRAME_BYTES // 2, device=device, callback=self._callback)
-            self._stream.start()
-        except Exception as exc:  # noqa: BLE001 - PortAudioError / ValueError: no usable device
+            result = opened.get(timeout=OPEN_TIMEOUT)
+        except queue.Empty:
             raise MicrophoneUnavailable(
-                f"no microphone was found ({exc}). Connect one, or use --keyboard to type commands "
+                f"the microphone did not answer within {OPEN_TIMEOUT:.0f} s (is the sound server stuck? "
+                "'pulseaudio -k' restarts PulseAudio). Use --keyboard to type commands") from None
+        if isinstance(result, Exception):
+            raise MicrophoneUnavailable(
+                f"no microphone was found ({result}). Connect one, or use --keyboard to type commands "
                 "('python3 -m sounddevice' lists the devices it can see)") from None
+        self._stream = result
 
     def _callback(self, data, frames, when, status) -> None:  # noqa: ANN001 - sounddevice's signature
         try:
@@ -87,11 +105,17 @@ class Microphone:
             yield frame
 
     def close(self) -> None:
-        try:
-            self._stream.stop()
-            self._stream.close()
-        except Exception:  # noqa: BLE001 - closing a vanished device may fail; nothing left to do
-            pass
+        """Stop recording; never blocks for long, even if the device or sound server hangs."""
+        def shut() -> None:
+            try:
+                self._stream.abort()  # drop what is buffered: nothing more is wanted
+                self._stream.close()
+            except Exception:  # noqa: BLE001 - closing a vanished device may fail; nothing left to do
+                pass
+
+        closer = threading.Thread(target=shut, daemon=True, name="microphone-close")
+        closer.start()
+        closer.join(timeout=1.0)
         self._queue.put(None)
 
 

@@ -176,3 +176,87 @@ def test_free_speech_waits_through_pauses_inside_a_sentence():
     commands = Segmenter(ScriptedRecognizer("yes"))
     results, _ = _frames_until_result(commands, quiet + word + pause + word + quiet)
     assert len(results) == 2
+
+
+class FakeSounddevice:
+    """Stands in for the sounddevice module: a device that opens, fails, or hangs."""
+
+    def __init__(self, mode: str):
+        import threading as _threading
+
+        self.mode, self.release = mode, _threading.Event()
+
+    def query_devices(self, device=None, kind=None):
+        if self.mode == "none":
+            raise ValueError("No input device matching -1")
+        return {"name": "fake"}
+
+    def RawInputStream(self, **kwargs):  # noqa: N802 - sounddevice's name
+        outer = self
+
+        class Stream:
+            active = True
+
+            def start(self):
+                if outer.mode == "hang-open":
+                    outer.release.wait(10)
+
+            def abort(self):
+                if outer.mode == "hang-close":
+                    outer.release.wait(10)
+
+            def close(self):
+                pass
+
+        return Stream()
+
+
+def _fake_sounddevice(monkeypatch, mode: str) -> FakeSounddevice:
+    import sys
+
+    from companion.speech import listener
+
+    fake = FakeSounddevice(mode)
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    monkeypatch.setattr(listener, "OPEN_TIMEOUT", 0.2)
+    return fake
+
+
+def test_no_input_device_says_what_is_missing_and_how_to_go_on(monkeypatch):
+    import pytest
+
+    from companion.speech.listener import MicrophoneUnavailable
+
+    from companion.speech.listener import Microphone
+
+    _fake_sounddevice(monkeypatch, "none")
+    with pytest.raises(MicrophoneUnavailable, match="no microphone was found .* --keyboard"):
+        Microphone()
+
+
+def test_a_sound_server_that_never_answers_does_not_hang_the_companion(monkeypatch):
+    import time
+
+    import pytest
+
+    from companion.speech.listener import Microphone, MicrophoneUnavailable
+
+    fake = _fake_sounddevice(monkeypatch, "hang-open")
+    started = time.monotonic()
+    with pytest.raises(MicrophoneUnavailable, match="did not answer within"):
+        Microphone()
+    assert time.monotonic() - started < 2.0
+    fake.release.set()
+
+
+def test_closing_a_stuck_device_returns_promptly(monkeypatch):
+    import time
+
+    from companion.speech.listener import Microphone
+
+    fake = _fake_sounddevice(monkeypatch, "hang-close")
+    microphone = Microphone()
+    started = time.monotonic()
+    microphone.close()
+    assert time.monotonic() - started < 2.0
+    fake.release.set()
