@@ -76,6 +76,9 @@ def test_ctrl_c_ends_the_session_cleanly_with_the_log_intact(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "companion", "run", "wall-standing", "--text"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # Ctrl-C as a terminal delivers it: a CI job started in the background inherits an
+        # ignored SIGINT, and Python then never raises KeyboardInterrupt at all.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
