@@ -1,0 +1,162 @@
+"""Barge-in: how fast a spoken "stop" silences the companion while it is talking.
+
+    python bench/bargein.py            # 20 runs, a table
+    python bench/bargein.py --json
+
+The companion speaks a session's opening cues (real pyttsx3 synthesis) into an
+output stream that plays in real time: this machine has no sound card, so a
+stand-in consumes each 50 ms chunk at the playback rate and notes when it was
+aborted and when the last sound left it. Mid-sentence, a synthesised "stop now"
+with room noise goes through the endpointer and the embedded recogniser, as live,
+and the runner is handed the result. Three figures per run:
+
+- end of the spoken "stop now" -> stop understood (endpointer hangover + decoding);
+- stop understood -> playback aborted (runner, speaker interrupt);
+- stop understood -> no more sound written (what the user hears).
+
+It also counts how often the recogniser was sure enough of that stop for the
+policy to act on it over the companion's own voice (only a sure stop counts
+then, for want of an echo canceller); the timings are for a stop it acts on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from companion.clock import VirtualClock  # noqa: E402
+from companion.content.library import load_library  # noqa: E402
+from companion.content.phrases import load_phrases  # noqa: E402
+from companion.engine.plan import PlanBuilder  # noqa: E402
+from companion.engine.session import Session  # noqa: E402
+from companion.io.inputs import Heard  # noqa: E402
+from companion.runner import Runner  # noqa: E402
+from companion.speech import speaker as sp  # noqa: E402
+from companion.speech.listener import Segmenter  # noqa: E402
+from companion.speech.pocketsphinx_recognizer import PocketSphinxRecognizer  # noqa: E402
+from companion.speech.recognizer import Recognition  # noqa: E402
+from companion.speech.testset import PAD_SECONDS, add_noise, pad, synthesize  # noqa: E402
+from companion.vocabulary import load_vocabulary  # noqa: E402
+from voice import run_clip  # noqa: E402
+
+
+class RealTimeStream:
+    """Plays like a sound card: each write takes as long as its audio lasts, unless aborted."""
+
+    def __init__(self, rate: int = 22050):
+        self.rate, self.stopped = rate, True
+        self.aborted_at: float | None = None
+        self.silent_at: float | None = None  # when the last sound left after an abort
+        self._abort = threading.Event()
+
+    def start(self) -> None:
+        self.stopped = False
+        self._abort.clear()
+
+    def write(self, data: bytes) -> None:
+        if self._abort.wait(len(data) / 2 / self.rate):
+            self.silent_at = time.monotonic()
+            raise RuntimeError("aborted")
+
+    def abort(self) -> None:
+        self.aborted_at = time.monotonic()
+        self._abort.set()
+        self.stopped = True
+
+    def close(self) -> None:
+        pass
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50_ms": round(statistics.median(ordered), 1),
+            "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 1),
+            "max_ms": round(ordered[-1], 1), "runs": len(ordered)}
+
+
+def one_run(library, vocabulary, engine, recognizer, stop_audio: bytes) -> dict[str, float] | None:
+    stream = RealTimeStream()
+    speaker = sp.Pyttsx3Speaker(engine=engine, stream=stream)
+    phrases = load_phrases()
+    plan = PlanBuilder(library.routines, phrases).for_entry(library.get("wall-standing"))
+    session = Session(plan, phrases, {r.id: r.title for r in library.routines.values()})
+    runner = Runner(session, VirtualClock(), vocabulary, [sp.SpeakerOutput(speaker)])
+    try:
+        runner.advance_to(0.0)  # the introduction starts playing
+        deadline = time.monotonic() + 5
+        while not speaker.speaking() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.3)  # well into the sentence
+        segmenter = Segmenter(recognizer)
+        segmenter.use_phrases(vocabulary.grammar("commands"))
+        heard, hangover_ms, _ = run_clip(segmenter, stop_audio, len(stop_audio) / 2 / 16000 - PAD_SECONDS,
+                                         room_noise=True)
+        if heard is None or vocabulary.meaning(heard.text) != "stop":
+            return None
+        decision = runner.understanding.decide(heard, speaking=True, speaking_text=runner.speaking_text())
+        # Over its own voice only a sure stop counts (no echo canceller: see understanding.py).
+        # How often the recogniser is that sure is reported; the timing below is for a sure one.
+        sure = Recognition(heard.text, max(heard.confidence, runner.understanding.policy.stop), heard.engine)
+        understood = time.monotonic()
+        runner.hear(Heard(1.0, sure.text, "voice", sure))
+        deadline = time.monotonic() + 1
+        while stream.silent_at is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        if stream.aborted_at is None or stream.silent_at is None:
+            return None
+        return {"sure": decision.kind == "command", "confidence": heard.confidence,
+                "speech_end_to_stop_ms": hangover_ms,
+                "stop_to_abort_ms": (stream.aborted_at - understood) * 1000,
+                "stop_to_silence_ms": (stream.silent_at - understood) * 1000}
+    finally:
+        speaker.interrupt()
+        speaker.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    library, vocabulary = load_library(), load_vocabulary()
+    engine = sp.open_engine(sp.Voice(rate=160))
+    recognizer = PocketSphinxRecognizer(vocabulary.grammar("commands"))
+    stop_audio = add_noise(pad(synthesize("stop now", voice="en-us")), 30, seed=4)
+    runs, missed = [], 0
+    for _ in range(args.runs):
+        result = one_run(library, vocabulary, engine, recognizer, stop_audio)
+        if result is None:
+            missed += 1
+        else:
+            runs.append(result)
+    report: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                    "stop_not_heard": missed, "stop_sure_enough_over_speech": sum(r["sure"] for r in runs),
+                    "stop_confidence_p50": round(statistics.median(r["confidence"] for r in runs), 3) if runs else None}
+    for key in ("speech_end_to_stop_ms", "stop_to_abort_ms", "stop_to_silence_ms"):
+        if runs:
+            report[key] = percentiles([r[key] for r in runs])
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"machine: {report['machine']}; {len(runs)} runs, stop not heard in {missed}; "
+          f"sure enough to act on over the companion's own voice in {report['stop_sure_enough_over_speech']} "
+          f"(median confidence {report['stop_confidence_p50']})")
+    for key, figures in report.items():
+        if isinstance(figures, dict):
+            print(f"  {key:<24} p50 {figures['p50_ms']:7.1f} ms   p95 {figures['p95_ms']:7.1f} ms   "
+                  f"max {figures['max_ms']:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
