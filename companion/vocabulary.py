@@ -117,7 +117,7 @@ class Vocabulary:
         return self._phrases.get(command, ())
 
     def all_phrases(self) -> dict[str, Command]:
-        return {p: cmd for cmd, phrases in self._phrases.items() for p in phrases}
+        return dict(self._command_of)
 
     def meaning(self, phrase: str) -> str:
         """What a whole phrase stands for: a command ("stop"), "yes"/"no", "number:N", else the phrase.

@@ -25,9 +25,9 @@ from companion.speech.endpointing import FRAME_SECONDS, VoiceActivity, settled_p
 from companion.speech.recognizer import SAMPLE_RATE, Recognition, Recognizer
 
 FRAME_BYTES = int(SAMPLE_RATE * FRAME_SECONDS) * 2
-MAX_UTTERANCE_SECONDS = 12.0
-MAX_FOLLOW_ON_SECONDS = 0.8
-OPEN_TIMEOUT = 5.0  # seconds to wait for the input device to open  # the rest of a phrase ("now", "are left") is a word or two  # a spoken question can be a long sentence
+MAX_UTTERANCE_SECONDS = 12.0  # a spoken question can be a long sentence
+MAX_FOLLOW_ON_SECONDS = 0.8  # the rest of a phrase ("now", "are left") is a word or two
+OPEN_TIMEOUT = 5.0  # seconds to wait for the input device to open
 _FREE: list[str] = []  # marker: listen for free speech
 
 
@@ -218,8 +218,8 @@ class Segmenter:
         return None
 
     def _partial(self) -> str:
-        partial = getattr(self.recognizer, "partial", "")
-        return partial() if callable(partial) else partial
+        """The phrase heard so far, for adapters that can tell (PocketSphinx, Vosk); "" otherwise."""
+        return getattr(self.recognizer, "partial", "")
 
     def _finish(self, early: bool) -> Utterance | None:
         self._in_speech = False
