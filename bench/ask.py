@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,15 +23,9 @@ sys.path.insert(0, str(ROOT))
 from companion.knowledge import redflags, text  # noqa: E402
 from companion.knowledge.evaluation import evaluate, load_questions, report  # noqa: E402
 from companion.knowledge.retrieval import Answerer  # noqa: E402
+from stats import percentiles  # noqa: E402 - bench/stats.py, beside this script
 
 QUESTIONS = ROOT / "tests" / "data" / "questions.yaml"
-
-
-def percentiles(samples_ms: list[float]) -> dict[str, float]:
-    samples = sorted(samples_ms)
-    return {"p50_ms": round(statistics.median(samples), 3),
-            "p95_ms": round(samples[max(0, int(len(samples) * 0.95) - 1)], 3),
-            "max_ms": round(samples[-1], 3), "runs": len(samples)}
 
 
 def cold_load() -> Answerer:

@@ -47,6 +47,7 @@ from companion.speech.pocketsphinx_recognizer import PocketSphinxRecognizer  # n
 from companion.speech.recognizer import Recognition  # noqa: E402
 from companion.speech.testset import PAD_SECONDS, add_noise, pad, synthesize  # noqa: E402
 from companion.vocabulary import load_vocabulary  # noqa: E402
+from stats import percentiles  # noqa: E402 - bench/stats.py, beside this script
 from voice import run_clip  # noqa: E402
 
 
@@ -75,13 +76,6 @@ class RealTimeStream:
 
     def close(self) -> None:
         pass
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 1),
-            "max_ms": round(ordered[-1], 1), "runs": len(ordered)}
 
 
 def one_run(library, vocabulary, engine, recognizer, stop_audio: bytes) -> dict[str, float] | None:
@@ -145,7 +139,7 @@ def main() -> None:
                     "stop_confidence_p50": round(statistics.median(r["confidence"] for r in runs), 3) if runs else None}
     for key in ("speech_end_to_stop_ms", "stop_to_abort_ms", "stop_to_silence_ms"):
         if runs:
-            report[key] = percentiles([r[key] for r in runs])
+            report[key] = percentiles([r[key] for r in runs], digits=1)
     if args.json:
         print(json.dumps(report, indent=2))
         return

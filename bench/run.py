@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from companion.engine.plan import PlanBuilder  # noqa: E402
 from companion.engine.session import Session  # noqa: E402
 from companion.runner import Runner  # noqa: E402
 from companion.vocabulary import load_vocabulary  # noqa: E402
+from stats import percentiles  # noqa: E402 - bench/stats.py, beside this script
 
 
 def timed(fn, repeat: int) -> dict[str, float]:
@@ -34,10 +34,7 @@ def timed(fn, repeat: int) -> dict[str, float]:
         start = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return {"p50_ms": round(statistics.median(samples), 4),
-            "p95_ms": round(samples[int(len(samples) * 0.95) - 1], 4),
-            "runs": repeat}
+    return percentiles(samples, digits=4)
 
 
 class Sink:
@@ -49,6 +46,8 @@ class Sink:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--all", action="store_true",
+                        help="also run bench/ask.py, bench/voice.py (small set) and bench/bargein.py")
     args = parser.parse_args()
 
     results: dict[str, object] = {
@@ -88,8 +87,9 @@ def main() -> None:
     results["vocabulary_match"] = timed(lambda: [vocab.match(u) for u in utterances], 2000)
     results["vocabulary_match"]["utterances_per_run"] = len(utterances)
 
+    others = run_the_others(args.json) if args.all else {}
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({**results, **others} if others else results, indent=2))
         return
     print(f"machine: {results['machine']}")
     for key in ("load_library", "engine_tick_plus_status_question", "vocabulary_match"):
@@ -98,6 +98,25 @@ def main() -> None:
     print("whole session on the virtual clock:")
     for entry_id, r in sessions.items():
         print(f"  {entry_id:<32} {r['simulated_s']:>7.1f} s simulated in p50 {r['p50_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms")
+    for name, text in others.items():
+        print(f"\n== bench/{name}.py ==\n{text.rstrip()}")
+
+
+OTHERS = ("ask", "voice", "bargein")  # answering questions; recognition (small set); barge-in
+
+
+def run_the_others(as_json: bool) -> dict:
+    """The other benchmarks, each in its own process (they load speech engines): name -> output."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    out = {}
+    for name in OTHERS:
+        done = subprocess.run([sys.executable, str(here / f"{name}.py"), *(["--json"] if as_json else [])],
+                              capture_output=True, text=True)
+        text = done.stdout if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr.strip()[-500:]}"
+        out[name] = json.loads(text) if as_json and done.returncode == 0 else text
+    return out
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from companion.speech.recognizer import SAMPLE_RATE, Recognition  # noqa: E402
 from companion.speech.testset import PAD_SECONDS, active_span, add_noise, generate, load_wav_16k  # noqa: E402
 from companion.speech.understanding import Understanding  # noqa: E402
 from companion.vocabulary import load_vocabulary  # noqa: E402
+from stats import percentiles  # noqa: E402 - bench/stats.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH_DEV = ROOT.parent / "shared" / "speech-dev"
@@ -144,8 +144,8 @@ def summarise(rows: list[dict], vocabulary) -> dict:
         out["false_any"] = round(sum(r["got"] is not None for r in others) / len(others), 3)
     latencies = sorted(r["latency_ms"] for r in rows if r["got"])
     if latencies:
-        out["latency_ms_p50"] = round(statistics.median(latencies), 1)
-        out["latency_ms_p95"] = round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1)
+        figures = percentiles(latencies, digits=1)
+        out["latency_ms_p50"], out["latency_ms_p95"] = figures["p50_ms"], figures["p95_ms"]
     audio = sum(r["seconds"] for r in rows)
     out["rtf"] = round(sum(r["cpu"] for r in rows) / audio, 3) if audio else None
     return out
