@@ -47,16 +47,6 @@ TAIL_SILENCE = 0.6
 ROOM_SECONDS = 1.0
 
 
-def label_of(decision) -> str | None:
-    if decision.kind in ("command", "confirm") and decision.command:
-        return decision.command.value
-    if decision.kind == "answer":
-        return "yes" if decision.answer else "no"
-    if decision.kind == "number":
-        return f"number:{decision.number}"
-    return None
-
-
 def room(noise: bytes, seconds: float) -> bytes:
     """``seconds`` of a room's steady noise, repeating a stretch of it."""
     wanted = int(seconds * SAMPLE_RATE) * 2
@@ -117,7 +107,7 @@ def evaluate(clips, recognizer, understanding, contexts: bool = True) -> list[di
         clip = {**clip, "context": context}
         result, latency, spent = run_clip(segmenter, pcm, clip["speech_end"], room_noise=clip["set"] == "generated")
         decision = understanding.decide(result) if result else None
-        got = label_of(decision) if decision else None
+        got = decision.label if decision else None
         rows.append({**{k: v for k, v in clip.items() if k != "pcm"}, "text": result.text if result else "",
                      "details": {k: v for k, v in (result.details if result else {}).items() if k != "phones"},
                      "confidence": result.confidence if result else 0.0, "got": got,

@@ -19,14 +19,7 @@ from companion.vocabulary import load_vocabulary
 def describe(path: str, result: Recognition, understanding: Understanding) -> dict[str, Any]:
     """One result in the ``--json`` contract: file, text, command (None when rejected), confidence, decode_ms."""
     decision = understanding.decide(result)
-    command = None
-    if decision.kind in ("command", "confirm") and decision.command:
-        command = decision.command.value
-    elif decision.kind == "answer":
-        command = "yes" if decision.answer else "no"
-    elif decision.kind == "number":
-        command = f"number:{decision.number}"
-    return {"file": path, "text": result.text, "command": command, "decision": decision.kind,
+    return {"file": path, "text": result.text, "command": decision.label, "decision": decision.kind,
             "confidence": round(result.confidence, 4), "decode_ms": result.decode_ms, "engine": result.engine}
 
 

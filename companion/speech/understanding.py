@@ -46,6 +46,17 @@ class Decision:
     number: int | None = None
     reason: str = ""
 
+    @property
+    def label(self) -> str | None:
+        """What was understood, acted on or asked about: "stop", "yes"/"no", "number:3"; None if ignored."""
+        if self.kind in ("command", "confirm") and self.command:
+            return self.command.value
+        if self.kind == "answer":
+            return "yes" if self.answer else "no"
+        if self.kind == "number":
+            return f"number:{self.number}"
+        return None
+
 
 class Understanding:
     def __init__(self, vocabulary: Vocabulary, policy: Policy = Policy()):

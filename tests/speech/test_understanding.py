@@ -56,3 +56,12 @@ def test_its_own_stop_is_ignored_while_it_says_stop(policy):
 def test_an_unsure_stop_over_its_own_voice_is_ignored(policy):
     assert policy.decide(heard("stop now", 0.5), speaking=True).kind == "ignore"
     assert policy.decide(heard("stop now", 0.5), speaking=False).kind == "confirm"
+
+
+def test_a_decision_names_what_was_understood_or_none_when_ignored():
+    from companion.speech.understanding import Decision
+
+    assert Decision("confirm", Command.NEXT).label == "next"
+    assert Decision("answer", answer=False).label == "no"
+    assert Decision("number", number=0).label == "number:0"
+    assert Decision("ignore", reason="too unsure").label is None
