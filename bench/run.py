@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--all", action="store_true",
-                        help="also run bench/ask.py, bench/voice.py (small set) and bench/bargein.py")
+                        help="also run bench/ask.py, bench/voice.py (small set), bench/bargein.py and bench/echo.py --quick")
     args = parser.parse_args()
 
     results: dict[str, object] = {
@@ -102,7 +102,8 @@ def main() -> None:
         print(f"\n== bench/{name}.py ==\n{text.rstrip()}")
 
 
-OTHERS = ("ask", "voice", "bargein")  # answering questions; recognition (small set); barge-in
+# answering questions; recognition (small set); barge-in; echo cancellation (one routine's cues)
+OTHERS = {"ask": [], "voice": [], "bargein": [], "echo": ["--quick"]}
 
 
 def run_the_others(as_json: bool) -> dict:
@@ -111,8 +112,8 @@ def run_the_others(as_json: bool) -> dict:
 
     here = Path(__file__).resolve().parent
     out = {}
-    for name in OTHERS:
-        done = subprocess.run([sys.executable, str(here / f"{name}.py"), *(["--json"] if as_json else [])],
+    for name, extra in OTHERS.items():
+        done = subprocess.run([sys.executable, str(here / f"{name}.py"), *extra, *(["--json"] if as_json else [])],
                               capture_output=True, text=True)
         text = done.stdout if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr.strip()[-500:]}"
         out[name] = json.loads(text) if as_json and done.returncode == 0 else text

@@ -24,6 +24,7 @@ from companion.io.devices import LiveIO, SharedOutput
 from companion.io.inputs import ScriptError, ScriptFeeder, parse_script
 from companion.io.outputs import JsonPrinter, Output, SessionLog, TextPrinter, clock_text
 from companion.runner import Runner
+from companion.speech.understanding import Understanding
 from companion.vocabulary import load_vocabulary
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
@@ -248,9 +249,11 @@ def run_session(lib: Library, entry: Entry, args: argparse.Namespace, live_io: L
             notices.append(f"Cannot write the session log at {log_path} ({exc}); this session is not logged.")
             log_path = None
 
-    runner = Runner(session, clock, live_io.vocabulary if live_io else load_vocabulary(), outputs,
+    vocabulary = live_io.vocabulary if live_io else load_vocabulary()
+    understanding = Understanding(vocabulary, echo_cancelled=live_io.echo_cancelled) if live_io else None
+    runner = Runner(session, clock, vocabulary, outputs,
                     script=script if live_io is None else None, live=live if live and live.live else None,
-                    inbox=live_io.inbox if live_io else None)
+                    inbox=live_io.inbox if live_io else None, understanding=understanding)
     runner.first_step = setup.first_step
     for notice in notices:
         runner.notice(notice)

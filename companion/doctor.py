@@ -29,6 +29,7 @@ OK, PROBLEM, NOTE = "OK", "PROBLEM", "NOTE"
 EXIT_OK, EXIT_PROBLEM, EXIT_INTERRUPTED = 0, 1, 130
 
 FIX_ESPEAK = "sudo apt-get install libespeak-ng1"
+FIX_ECHO = "pip install livekit"
 FIX_ESPEAK_DATA = "sudo apt-get install espeak-ng-data"
 FIX_PYTTSX3 = "pip install pyttsx3"
 FIX_PORTAUDIO = "sudo apt-get install libportaudio2"
@@ -279,6 +280,23 @@ def check_pocketsphinx() -> Result:
                                       f"{seconds:.2f} s; {words}")
 
 
+def check_echo_canceller() -> Result:
+    """WebRTC's echo canceller (livekit): without it, a stop said over the companion's voice rarely counts."""
+    from companion.speech.echo import EchoCancellerUnavailable, WebRtcEchoCanceller
+
+    try:
+        canceller = WebRtcEchoCanceller()
+        canceller.clean(bytes(960))  # the native library really processes audio
+    except EchoCancellerUnavailable as exc:
+        return Result("echo-canceller", PROBLEM, f"{str(exc).partition(' Fix: ')[0]}: while the companion "
+                      "speaks, only a clearly heard stop counts", FIX_ECHO)
+    except Exception as exc:  # noqa: BLE001 - a broken native library
+        return Result("echo-canceller", PROBLEM, f"WebRTC's audio processing failed to run ({exc})",
+                      "pip install --force-reinstall livekit")
+    return Result("echo-canceller", OK, f"WebRTC AEC3 (livekit {_package_version('livekit')}): the companion's "
+                                        "own voice is taken out of what the microphone hears")
+
+
 def _package_version(name: str) -> str:
     try:
         from importlib.metadata import version
@@ -366,6 +384,7 @@ def run_checks(routine_dirs: Sequence[Path] | None = None) -> list[Result]:
     results.append(_guarded("input-device", lambda: check_device(holder["sd"], "input")))
     results.append(_guarded("pocketsphinx", check_pocketsphinx))
     results.append(_guarded("vosk", check_vosk))
+    results.append(_guarded("echo-canceller", check_echo_canceller))
     results.append(_guarded("aplay", check_aplay))
     return results
 

@@ -65,6 +65,7 @@ class LiveIO:
         self.speaker: Any = None
         self.listener: Any = None
         self.keyboard = None
+        self.canceller: Any = None
         if speech:
             self._open_speaker()
         if voice:
@@ -94,7 +95,35 @@ class LiveIO:
         def lost(reason: str) -> None:
             self.inbox.put(Heard(self.clock.now(), reason, "device-lost"))
 
-        self.listener = Listener(microphone, recognizer, self.clock, self.inbox, on_lost=lost)
+        self.listener = Listener(self._without_echo(microphone), recognizer, self.clock, self.inbox, on_lost=lost)
+        if self.canceller is not None:
+            self.listener.segmenter.on_speech = self._duck
+
+    def _without_echo(self, microphone: Any) -> Any:
+        """With a speaker in the room, take its sound out of the microphone signal."""
+        speaker = getattr(self.speaker, "speaker", None)
+        if speaker is None or not hasattr(speaker, "add_tap"):
+            return microphone
+        from companion.speech.echo import EchoCancellingSource, open_echo_canceller
+
+        self.canceller, problem = open_echo_canceller()
+        if self.canceller is None:
+            self.notices.append(problem)
+            return microphone
+        speaker.add_tap(self.canceller.played, self.canceller.cut)
+        return EchoCancellingSource(microphone, self.canceller)
+
+    def _duck(self, started: bool) -> None:
+        """Someone started talking over the companion: speak quieter until they finish, so the
+        rest of what they say (a stop, most likely) is heard above its voice. Only once the echo
+        canceller has learnt the room: before that its own voice would start an utterance."""
+        speaker = getattr(self.speaker, "speaker", None)
+        if speaker is not None and hasattr(speaker, "duck"):
+            speaker.duck(started and self.echo_cancelled() and self.speaker.speaking())
+
+    def echo_cancelled(self) -> bool:
+        """Whether the companion's own voice is being taken out of what it hears (see speech/echo.py)."""
+        return self.canceller is not None and self.canceller.ready()
 
     def apply_profile(self, profile: Any) -> None:
         """Speak at the person's rate and volume."""

@@ -171,6 +171,7 @@ class Segmenter:
         self._settled_cache: dict[tuple[str, ...], frozenset[str]] = {}
         self._early_end_at: float | None = None  # stream time of the last utterance ended early
         self._follow_on = False  # the current utterance is the tail of an early-ended one
+        self.on_speech: Callable[[bool], None] | None = None  # told when an utterance starts and ends
 
     def use_phrases(self, phrases: list[str] | None) -> None:
         """Listen for ``phrases`` (None: free speech) from the next utterance on; applied between utterances."""
@@ -192,6 +193,8 @@ class Segmenter:
         self._last_partial, self._partial_since = "", self.activity.frames_seen
         self._follow_on = self._early_end_at is not None and \
             self.activity.onset - self._early_end_at <= self.follow_on
+        if self.on_speech:
+            self.on_speech(True)
 
     def feed(self, frame: bytes) -> Utterance | None:
         """Process one frame; return the utterance that just ended, if any."""
@@ -223,6 +226,8 @@ class Segmenter:
 
     def _finish(self, early: bool) -> Utterance | None:
         self._in_speech = False
+        if self.on_speech:
+            self.on_speech(False)
         self.activity.end()
         result = self.recognizer.finish()
         end_at = self.activity.frames_seen * FRAME_SECONDS

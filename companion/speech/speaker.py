@@ -20,10 +20,13 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 CHUNK_SECONDS = 0.05
 ECHO_MARGIN = 0.3  # seconds after the device's reported output latency in which our own voice may still be heard
+# While someone talks over the companion it speaks this much quieter (a factor on the samples),
+# so that what they say reaches the recogniser above its voice (see speech/echo.py).
+DUCK_GAIN = 0.1  # -20 dB
 VOLUME_STEP, MIN_VOLUME, MAX_VOLUME = 0.15, 0.3, 1.0
 MIN_RATE, MAX_RATE = 90, 260
 
@@ -132,6 +135,11 @@ def tone(seconds: float = 0.15, freq: float = 880.0, rate: int = 22050) -> bytes
     return samples.tobytes()
 
 
+def scaled(pcm: bytes, gain: float) -> bytes:
+    samples = array.array("h", pcm)
+    return array.array("h", (int(v * gain) for v in samples)).tobytes()
+
+
 def open_output_stream(rate: int = 22050) -> Any:
     """A raw 16-bit mono output stream, or :class:`SpeechUnavailable` saying what is missing."""
     try:
@@ -166,11 +174,25 @@ class Pyttsx3Speaker:
         self._generation = 0
         self._lock = threading.Lock()
         self._tmp = tempfile.TemporaryDirectory(prefix="companion-tts-")
+        self._taps: list[Callable[[bytes, int], None]] = []
+        self._cut_taps: list[Callable[[], None]] = []
+        self._gain = 1.0
         self._thread = threading.Thread(target=self._work, daemon=True, name="speaker")
         self._thread.start()
 
     def say(self, text: str) -> None:
         self._queue.put((self._generation, "say", text))
+
+    def duck(self, on: bool) -> None:
+        """Speak much quieter from the next chunk on (someone is talking over us), or normally again."""
+        self._gain = DUCK_GAIN if on else 1.0
+
+    def add_tap(self, tap: Callable[[bytes, int], None], cut: Callable[[], None] | None = None) -> None:
+        """``tap(pcm, rate)`` gets each chunk just before it is played (the echo canceller's reference);
+        ``cut()`` is called when playback is cut off, so what was handed over will never play."""
+        self._taps.append(tap)
+        if cut is not None:
+            self._cut_taps.append(cut)
 
     def change_volume(self, step: int) -> float:
         """One step louder (+1) or quieter (-1), within bounds; returns the new volume."""
@@ -216,6 +238,8 @@ class Pyttsx3Speaker:
             self._stream.abort()
         except Exception:  # noqa: BLE001 - aborting an idle stream may complain; nothing to do
             pass
+        for cut in self._cut_taps:
+            cut()
 
     def close(self) -> None:
         """Let queued speech finish (the last words of a session matter), then release the device."""
@@ -257,8 +281,13 @@ class Pyttsx3Speaker:
             for start in range(0, len(audio), step):
                 if generation != self._generation:
                     return
+                chunk = audio[start:start + step]
+                if self._gain != 1.0:
+                    chunk = scaled(chunk, self._gain)
+                for tap in self._taps:
+                    tap(chunk, 22050)
                 try:
-                    self._stream.write(audio[start:start + step])
+                    self._stream.write(chunk)
                 except Exception:  # noqa: BLE001 - aborted mid-write by interrupt()
                     return
         finally:

@@ -295,6 +295,117 @@ def pad(pcm: bytes, seconds: float = PAD_SECONDS) -> bytes:
     return zeros + pcm + zeros
 
 
+def _room_taps(seed: int, delay: float, tail: float, reflections: int) -> list[tuple[int, float]]:
+    rng = random.Random(seed)
+    taps = [(int(delay * SAMPLE_RATE), 0.7)]
+    for _ in range(reflections):
+        lag = rng.uniform(0.003, tail)
+        taps.append((int((delay + lag) * SAMPLE_RATE), rng.choice((-1, 1)) * 0.35 * math.exp(-6.9 * lag / tail)))
+    return taps
+
+
+def room_echo(pcm: bytes, seed: int, gain_db: float = 0.0, delay: float = 0.02, tail: float = 0.25,
+              reflections: int = 24) -> bytes:
+    """How audio played in a room comes back into a microphone: a direct path after ``delay``
+    seconds plus seeded reflections dying away over ``tail`` seconds (a sparse room impulse
+    response), ``gain_db`` relative to the played level. Linear, so kinder than a real
+    loudspeaker, which adds distortion an echo canceller cannot model."""
+    path = EchoPath(seed, gain_db, delay, tail, reflections)
+    samples = _pcm_array(pcm)
+    return path.push(samples) + path.push(array.array("h", bytes(2 * path.length)))
+
+
+class EchoPath:
+    """:func:`room_echo` a piece at a time, for a loop in which what is played depends on what was heard."""
+
+    def __init__(self, seed: int, gain_db: float = 0.0, delay: float = 0.02, tail: float = 0.25,
+                 reflections: int = 24):
+        scale = 10 ** (gain_db / 20)
+        self._taps = [(lag, weight * scale) for lag, weight in _room_taps(seed, delay, tail, reflections)]
+        self.length = max(lag for lag, _ in self._taps) + 1
+        self._history: list[int] = [0] * self.length  # the last played samples, oldest first
+
+    def push(self, samples: array.array | list[int]) -> bytes:
+        """The echo heard while ``samples`` (16 kHz) play: as many samples out as in."""
+        history = self._history + list(samples)
+        base = len(self._history)
+        out = [0.0] * len(samples)
+        for lag, weight in self._taps:
+            for i in range(len(samples)):
+                out[i] += weight * history[base + i - lag]
+        self._history = history[-self.length:]
+        return _pcm_bytes(_clamp16(out))
+
+
+def overlay(base: bytes, extra: bytes, at: float) -> bytes:
+    """``extra`` added into ``base`` from ``at`` seconds on (``base`` grows to fit it)."""
+    a, b = _pcm_array(base), _pcm_array(extra)
+    start = int(at * SAMPLE_RATE)
+    out = list(a) + [0] * max(0, start + len(b) - len(a))
+    for i, v in enumerate(b, start):
+        out[i] += v
+    return _pcm_bytes(_clamp16(out))
+
+
+class SteppedClock:
+    """Time that moves only when told (for an echo canceller driven frame by frame)."""
+
+    def __init__(self, start: float = 100.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Room:
+    """The companion speaking and listening at once in a simulated room, 30 ms at a time.
+
+    Each step the speaker hands the next chunk (at its current ``volume()``) to the
+    sound card and to the echo canceller; as a sound card, it keeps one chunk handed
+    over ahead of what plays. The microphone hears what plays through ``path`` plus
+    ``extra`` (a person, room noise), and its frame comes back through the canceller
+    (if any). Closed loop: the volume may change because of what was heard.
+    """
+
+    def __init__(self, path: EchoPath, canceller=None, clock: SteppedClock | None = None,
+                 rate: int = 22050, frame_bytes: int = 960):
+        self.path, self.canceller, self.clock, self.rate = path, canceller, clock, rate
+        self.frame_bytes = frame_bytes
+        self.seconds = frame_bytes / 2 / SAMPLE_RATE
+
+    def run(self, played: bytes, played_16k: bytes, extra: bytes, volume=lambda: 1.0):
+        """Yield the microphone frames heard while ``played`` (at ``rate``; ``played_16k`` is the
+        same at 16 kHz) plays, for as long as ``extra`` lasts."""
+        step = int(self.rate * self.seconds) * 2
+        handed: list[tuple[bytes, float]] = []  # (chunk at rate, volume) in playing order
+
+        def hand_over(index: int) -> None:
+            chunk, gain = played[index * step:(index + 1) * step], volume()
+            handed.append((chunk, gain))
+            if self.canceller is not None and chunk:
+                self.canceller.played(_scaled(chunk, gain), self.rate)
+
+        hand_over(0)
+        for index in range(len(extra) // self.frame_bytes):
+            hand_over(index + 1)
+            part = slice(index * self.frame_bytes, (index + 1) * self.frame_bytes)
+            playing = played_16k[part]
+            playing += bytes(self.frame_bytes - len(playing))
+            echo = _pcm_array(self.path.push(_pcm_array(_scaled(playing, handed[index][1]))))
+            heard = _pcm_bytes(_clamp16(e + x for e, x in zip(echo, _pcm_array(extra[part]))))
+            if self.canceller is None:
+                yield heard
+                continue
+            self.clock.now += self.seconds
+            yield self.canceller.clean(heard)
+
+
+def _scaled(pcm: bytes, gain: float) -> bytes:
+    if gain == 1.0:
+        return pcm
+    return _pcm_bytes(array.array("h", (int(v * gain) for v in _pcm_array(pcm))))
+
+
 # --------------------------------------------------------------------------- non-speech bursts
 
 def noise_burst(kind: str, seed: int) -> bytes:

@@ -6,9 +6,10 @@ words would do. The rules, safest first:
 - While the companion is speaking (and for a short tail after), only stop
   phrases count: its own voice must never move the session on.
 - "stop" is never delayed by a question. Heard clearly, it stops. Heard
-  unclearly, it pauses at once (everything goes quiet) and asks whether to end;
-  but over the companion's own voice only a clear stop counts, because without
-  an echo canceller an unclear one is usually its own voice coming back.
+  unclearly, it pauses at once (everything goes quiet) and asks whether to end.
+  Over the companion's own voice that holds only once the echo canceller has
+  learnt the room (speech/echo.py); without one, or before, only a clear stop
+  counts, because an unclear one is usually its own voice coming back.
 - A command that changes the session (next, back, resume, slower, ...) heard
   unclearly is asked about first ("Skip to the next step?").
 - Questions and help change nothing, so a middling confidence is enough.
@@ -18,6 +19,7 @@ words would do. The rules, safest first:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from companion.engine.events import Command
 from companion.speech.recognizer import Recognition
@@ -58,10 +60,19 @@ class Decision:
         return None
 
 
+def _no_canceller() -> bool:
+    return False
+
+
 class Understanding:
-    def __init__(self, vocabulary: Vocabulary, policy: Policy = Policy()):
+    """``echo_cancelled()`` says whether the companion's own voice is being taken out of the
+    microphone signal right now (a canceller is running and has learnt the room)."""
+
+    def __init__(self, vocabulary: Vocabulary, policy: Policy = Policy(),
+                 echo_cancelled: Callable[[], bool] = _no_canceller):
         self.vocabulary = vocabulary
         self.policy = policy
+        self.echo_cancelled = echo_cancelled
 
     def decide(self, heard: Recognition, speaking: bool = False, speaking_text: str = "") -> Decision:
         """``speaking_text`` is what the companion is saying now, if anything."""
@@ -71,9 +82,10 @@ class Understanding:
         match = self.vocabulary.match(text)
         if speaking and (match is None or match.command is not Command.STOP):
             return Decision("ignore", reason="the companion was speaking; only stop counts then")
-        if speaking and speaking_text and f" {match.phrase} " in f" {normalise(speaking_text)} ":
+        raw_echo = speaking and not self.echo_cancelled()
+        if raw_echo and speaking_text and f" {match.phrase} " in f" {normalise(speaking_text)} ":
             # Its own "...say stop" coming back through the microphone; a real stop said over it
-            # is lost only for the length of that one sentence (no echo canceller yet).
+            # is lost only for the length of that one sentence.
             return Decision("ignore", reason="the companion itself was saying that word")
         if match is None:
             answer = self.vocabulary.answer(text)
@@ -85,9 +97,9 @@ class Understanding:
             return Decision("ignore", reason=f"'{text}' is not a command here, or too unsure ({conf:.2f})")
         command = match.command
         if command is Command.STOP:
-            if speaking and conf < policy.stop:
-                # Over its own voice an unsure "stop" is most likely an echo of that voice
-                # ("...step away from the wall now" heard as "stop now"): only a sure one counts.
+            if raw_echo and conf < policy.stop:
+                # Over its own voice, not cancelled, an unsure "stop" is most likely an echo of that
+                # voice ("3." heard as "please stop"): only a sure one counts.
                 return Decision("ignore", reason=f"unsure stop ({conf:.2f}) while the companion was speaking")
             if conf >= policy.stop:
                 return Decision("command", command)

@@ -59,19 +59,28 @@ def test_spoken_commands_reach_a_running_session(fake_mic, tmp_path):
         if not session.wait_for("Listening:", 30):
             pytest.fail("the companion did not start listening:\n" + "\n".join(session.seen[-20:]))
         time.sleep(0.5)
-        assert stop_by_voice(fake_mic, session), "no spoken stop was acted on:\n" + "\n".join(session.seen[-20:])
+        assert stop_by_voice(fake_mic, session, answer_after=7.5), \
+            "no spoken stop was acted on:\n" + "\n".join(session.seen[-20:])
     finally:
         if session.proc.poll() is None:
             session.proc.kill()
         session.proc.wait(timeout=10)
 
 
-def stop_by_voice(mic, session) -> bool:
-    """Say stop (a few ways, as a person would when not understood) until the session ends."""
+def stop_by_voice(mic, session, answer_after: float = 0.0) -> bool:
+    """Say stop (a few ways, as a person would when not understood) until the session ends.
+
+    When asked whether to end, answer yes ``answer_after`` seconds later: a companion that
+    speaks its question hears nothing but stop until it has finished asking.
+    """
     for text in ("stop now", "stop", "stop it", "stop please", "halt"):
         mic.play(spoken(text))
         if session.wait_for("Do you want to end the session", 3):
-            mic.play(spoken("yes"))
+            time.sleep(answer_after)
+            for answer in ("yes", "yes please"):  # said again when not understood, as a person would
+                mic.play(spoken(answer))
+                if session.wait_for("SESSION STOPPED", 3):
+                    return True
         if any("SESSION STOPPED" in line for line in session.seen) or session.wait_for("SESSION STOPPED", 3):
             return True
     return False
@@ -104,6 +113,27 @@ def test_the_home_menu_starts_a_session_by_voice(fake_mic, tmp_path):
         assert say_until(fake_mic, session, ("goodbye", "bye", "that's all"), "Goodbye"), "\n".join(session.seen[-20:])
         session.proc.wait(timeout=10)
         assert session.proc.returncode == 0
+    finally:
+        if session.proc.poll() is None:
+            session.proc.kill()
+        session.proc.wait(timeout=10)
+
+
+def test_with_speech_on_it_ignores_its_own_voice_and_still_hears_stop(fake_mic, tmp_path):
+    """The companion speaks into the fake room: its own voice comes straight back through the
+    microphone (the null sink's monitor). For half a minute of cues nothing it hears of itself may
+    change the session; then a spoken stop still ends it."""
+    session = Session(fake_mic, tmp_path, ("run", "wall-standing"))
+    try:
+        if not session.wait_for("Listening:", 30):
+            pytest.fail("the companion did not start listening:\n" + "\n".join(session.seen[-20:]))
+        session.wait_for("no such line: just listen to it talk", 30)
+        acted = [line for line in session.seen if "YOU SAID" in line and "not a command" not in line]
+        assert acted == [], "\n".join(session.seen)
+        assert not any("(paused" in line for line in session.seen), "\n".join(session.seen)
+        assert any("Stand with your back to a wall" in line for line in session.seen)
+        assert stop_by_voice(fake_mic, session, answer_after=7.5), \
+            "no spoken stop was acted on:\n" + "\n".join(session.seen[-20:])
     finally:
         if session.proc.poll() is None:
             session.proc.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import time
 
 import pytest
@@ -78,3 +79,51 @@ def test_a_profile_voice_is_checked_against_the_installed_voices(engine):
     with pytest.raises(ProfileError, match="no voice called 'klingon'"):
         set_value(Profile("bob"), "voice", "klingon")
     assert sp._voice_id("en-gb-x-rp").endswith("en-gb-x-rp")
+
+
+def test_taps_get_every_chunk_just_before_it_is_played(engine):
+    """The echo canceller's reference: exactly what went to the sound card, in order."""
+    stream = FakeStream()
+    speaker = sp.Pyttsx3Speaker(engine=engine, stream=stream)
+    tapped: list[tuple[bytes, int, int]] = []
+    speaker.add_tap(lambda pcm, rate: tapped.append((pcm, rate, stream.written)))
+    speaker.say("Breathe in.")
+    speaker.close()
+    assert tapped and all(rate == 22050 for _, rate, _ in tapped)
+    assert sum(len(pcm) for pcm, _, _ in tapped) == stream.written
+    written_before = [before for _, _, before in tapped]
+    assert written_before == sorted(written_before) and written_before[0] == 0  # tapped before each write
+
+
+def test_an_interruption_tells_the_taps_that_playback_was_cut(engine):
+    stream = FakeStream()
+    speaker = sp.Pyttsx3Speaker(engine=engine, stream=stream)
+    cuts = []
+    speaker.add_tap(lambda pcm, rate: None, lambda: cuts.append(True))
+    speaker.say("Stand with your back to a wall and breathe slowly.")
+    deadline = time.monotonic() + 5
+    while stream.written == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    speaker.interrupt()
+    assert cuts == [True]
+    speaker.close()
+
+
+def test_ducking_plays_quieter_until_undone(engine):
+    """Someone talking over the companion: the chunks that follow are played (and tapped) at DUCK_GAIN."""
+    stream = FakeStream()
+    speaker = sp.Pyttsx3Speaker(engine=engine, stream=stream)
+    peaks: list[int] = []
+    speaker.add_tap(lambda pcm, rate: peaks.append(max(abs(v) for v in array.array("h", pcm))))
+    speaker.duck(True)
+    speaker.say("Breathe in slowly.")
+    speaker.close()
+    assert peaks and max(peaks) <= 32767 * sp.DUCK_GAIN + 1
+    speaker2 = sp.Pyttsx3Speaker(engine=engine, stream=FakeStream())
+    loud: list[int] = []
+    speaker2.add_tap(lambda pcm, rate: loud.append(max(abs(v) for v in array.array("h", pcm))))
+    speaker2.duck(True)
+    speaker2.duck(False)
+    speaker2.say("Breathe in slowly.")
+    speaker2.close()
+    assert max(loud) > 3 * max(peaks)

@@ -58,6 +58,22 @@ def test_an_unsure_stop_over_its_own_voice_is_ignored(policy):
     assert policy.decide(heard("stop now", 0.5), speaking=False).kind == "confirm"
 
 
+def test_with_the_echo_cancelled_a_stop_over_its_voice_counts_as_between_sentences():
+    cancelled = Understanding(load_vocabulary(), Policy(act=0.8, ask=0.4, harmless=0.5, stop=0.6),
+                              echo_cancelled=lambda: True)
+    said = "If this is uncomfortable, say stop."
+    assert cancelled.decide(heard("stop now", 0.5), speaking=True).kind == "confirm"  # pause at once, then ask
+    assert cancelled.decide(heard("stop", 0.9), speaking=True, speaking_text=said).command is Command.STOP
+    assert cancelled.decide(heard("stop", 0.3), speaking=True).kind == "ignore"  # still below the floor
+    assert cancelled.decide(heard("next", 0.99), speaking=True).kind == "ignore"  # and still only stop counts
+
+
+def test_a_canceller_still_learning_the_room_keeps_the_strict_rule():
+    learning = Understanding(load_vocabulary(), Policy(act=0.8, ask=0.4, harmless=0.5, stop=0.6),
+                             echo_cancelled=lambda: False)
+    assert learning.decide(heard("stop now", 0.5), speaking=True).kind == "ignore"
+
+
 def test_a_decision_names_what_was_understood_or_none_when_ignored():
     from companion.speech.understanding import Decision
 
