@@ -19,7 +19,7 @@ from companion.content.phrases import Phrases
 from companion.engine.events import Command
 from companion.io.datadir import sessions_dir
 from companion.io.inputs import Heard
-from companion.speech.understanding import Policy
+from companion.speech.understanding import Policy, Understanding
 from companion.vocabulary import Vocabulary, normalise
 
 
@@ -47,8 +47,8 @@ class Menu:
         self.question = set(vocabulary.phrases(Command.QUESTION))
 
     def grammar(self) -> list[str]:
-        """Every phrase the recogniser should listen for at the menu."""
-        phrases = set(self.what) | self.goodbye | self.question
+        """Every phrase the recogniser should listen for at the menu (stop silences it)."""
+        phrases = set(self.what) | self.goodbye | self.question | set(self.vocabulary.stop_phrases())
         for name in self.names:
             phrases.add(name)
             phrases.update(f"{prefix} {name}" for prefix in self.prefixes)
@@ -122,8 +122,14 @@ class Home:
     def __init__(self, library: Library, vocabulary: Vocabulary, phrases: Phrases, inbox,
                  say: Callable[[str], None], run: Callable[[str], Any],
                  listen_for: Callable[[list[str]], None], policy: Policy = Policy(), name: str = "",
-                 due: Callable[[], list[tuple[str, int, int]]] | None = None):
+                 due: Callable[[], list[tuple[str, int, int]]] | None = None,
+                 speaking: Callable[[], bool] = lambda: False, hush: Callable[[], None] = lambda: None,
+                 echo_cancelled: Callable[[], bool] = lambda: False):
+        """``speaking()`` is true while the menu's own voice may still reach the microphone;
+        ``hush()`` silences it at once."""
         self.menu = Menu(library, vocabulary)
+        self.understanding = Understanding(vocabulary, policy, echo_cancelled)
+        self.speaking, self.hush = speaking, hush
         self.due = due or (lambda: due_today(library, done_today()))
         self.library, self.phrases, self.inbox = library, phrases, inbox
         self.say, self.run, self.listen_for = say, run, listen_for
@@ -182,6 +188,14 @@ class Home:
             if heard.text.strip():
                 self._answer(heard.text)
             return False
+        if heard.recognition is not None:
+            speaking = self.speaking()
+            decision = self.understanding.decide(heard.recognition, speaking=speaking)
+            if decision.command is Command.STOP:
+                self.hush()  # nothing to end at the menu: stop just means "be quiet"
+                return False
+            if speaking:
+                return False  # its own voice coming back, or talk over it: never a menu choice
         choice = self.menu.match(heard.text, fuzzy=heard.recognition is None)
         confidence = heard.recognition.confidence if heard.recognition is not None else 1.0
         if heard.recognition is not None and confidence < self.policy.ask:

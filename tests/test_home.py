@@ -127,3 +127,22 @@ def test_a_question_at_the_menu_is_answered(library):
     assert any("squat" in s.lower() for s in said)
     assert None in grammars  # listened for free speech for the question
     assert started == []
+
+
+def test_its_own_voice_never_chooses_at_the_menu_and_stop_hushes_it(library):
+    """While the menu speaks, what the microphone hears is its own voice or talk over it: no choice."""
+    inbox: queue.Queue = queue.Queue()
+    sure = lambda text: Heard(0, text, "voice", Recognition(text, 0.99, "test"))  # noqa: E731
+    for item in (sure("goodbye"), sure("start wall standing"), sure("stop"), None):
+        inbox.put(item)
+    said, started, hushed = [], [], []
+    home = Home(library, load_vocabulary(), load_phrases(), inbox, said.append, started.append, lambda g: None,
+                speaking=lambda: True, hush=lambda: hushed.append(True))
+    home.loop()
+    assert started == [] and load_phrases().home_goodbye not in said
+    assert hushed == [True]  # stop said over it silences it, and nothing else happens
+
+
+def test_menu_grammar_lets_stop_be_heard(library):
+    grammar = Menu(library, load_vocabulary()).grammar()
+    assert "stop" in grammar and "goodbye" in grammar
