@@ -27,6 +27,7 @@ ECHO_MARGIN = 0.3  # seconds after the device's reported output latency in which
 # While someone talks over the companion it speaks this much quieter (a factor on the samples),
 # so that what they say reaches the recogniser above its voice (see speech/echo.py).
 DUCK_GAIN = 0.1  # -20 dB
+PLAYER_AHEAD_CHUNKS = 2  # chunks synthesised speech may wait for the player (the rest waits in the synthesiser)
 VOLUME_STEP, MIN_VOLUME, MAX_VOLUME = 0.15, 0.3, 1.0
 MIN_RATE, MAX_RATE = 90, 260
 
@@ -159,7 +160,15 @@ def open_output_stream(rate: int = 22050) -> Any:
 
 
 class Pyttsx3Speaker:
-    """Speaks queued sentences on a dedicated thread; interruptible within one chunk (50 ms)."""
+    """Speaks queued sentences; interruptible within one chunk (50 ms).
+
+    Two threads: one synthesises sentences (pyttsx3 wants one engine on one
+    thread), the other plays their chunks. Between sentences the player keeps
+    the sound card fed with silence, so it never runs dry: a sound card that
+    runs dry restarts with a different delay (and ALSA prints "underrun
+    occurred" on the terminal), which the echo canceller would have to find
+    again at the start of every sentence, letting the companion's voice through.
+    """
 
     def __init__(self, voice: Voice = Voice(), engine: Any = None, stream: Any = None):
         self._engine = engine if engine is not None else open_engine(voice)
@@ -177,8 +186,12 @@ class Pyttsx3Speaker:
         self._taps: list[Callable[[bytes, int], None]] = []
         self._cut_taps: list[Callable[[], None]] = []
         self._gain = 1.0
+        self._chunks: "queue.Queue[tuple[int, bytes, bool] | None]" = queue.Queue(maxsize=PLAYER_AHEAD_CHUNKS)
+        self._outstanding = 0  # chunks of sentences handed to the player and not yet played or dropped
         self._thread = threading.Thread(target=self._work, daemon=True, name="speaker")
         self._thread.start()
+        self._player = threading.Thread(target=self._run_player, daemon=True, name="speaker-player")
+        self._player.start()
 
     def say(self, text: str) -> None:
         self._queue.put((self._generation, "say", text))
@@ -221,7 +234,7 @@ class Pyttsx3Speaker:
 
     def speaking(self) -> bool:
         """Still talking, or within the echo tail after the last sound left the speaker."""
-        return self._playing or not self._queue.empty() or time.monotonic() < self._speaking_until
+        return self._outstanding > 0 or not self._queue.empty() or time.monotonic() < self._speaking_until
 
     def beep(self, tone_name: str) -> None:
         self._queue.put((self._generation, "beep", tone_name))
@@ -229,15 +242,18 @@ class Pyttsx3Speaker:
     def interrupt(self) -> None:
         with self._lock:
             self._generation += 1
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
-        try:
-            self._stream.abort()
-        except Exception:  # noqa: BLE001 - aborting an idle stream may complain; nothing to do
-            pass
+            try:
+                self._stream.abort()
+            except Exception:  # noqa: BLE001 - aborting an idle stream may complain; nothing to do
+                pass
+        for waiting in (self._queue, self._chunks):
+            try:
+                while True:
+                    item = waiting.get_nowait()
+                    if waiting is self._chunks and item is not None:
+                        self._played_one(last=False)
+            except queue.Empty:
+                pass
         for cut in self._cut_taps:
             cut()
 
@@ -245,13 +261,13 @@ class Pyttsx3Speaker:
         """Let queued speech finish (the last words of a session matter), then release the device."""
         self._queue.put(None)
         self._thread.join(timeout=30)
+        self._chunks.put(None)
+        self._player.join(timeout=5)
         self._stream.close()
         self._tmp.cleanup()
 
     def idle(self) -> bool:
-        return self._queue.empty() and not self._playing
-
-    _playing = False
+        return self._queue.empty() and self._outstanding == 0
 
     def _work(self) -> None:
         path = Path(self._tmp.name) / "utterance.wav"
@@ -273,26 +289,52 @@ class Pyttsx3Speaker:
             self._play(audio, generation)
 
     def _play(self, audio: bytes, generation: int) -> None:
-        if self._stream.stopped:
-            self._stream.start()
+        """Hand a sentence to the player, a chunk at a time (waits while the player is far enough ahead)."""
         step = int(22050 * CHUNK_SECONDS) * 2
-        self._playing = True
+        starts = range(0, len(audio), step)
+        with self._lock:
+            self._outstanding += len(starts)
+        for index, start in enumerate(starts):
+            if generation != self._generation:  # interrupted: the rest is never played
+                with self._lock:
+                    self._outstanding = max(0, self._outstanding - (len(starts) - index))
+                return
+            self._chunks.put((generation, audio[start:start + step], index == len(starts) - 1))
+
+    def _played_one(self, last: bool) -> None:
+        with self._lock:
+            self._outstanding = max(0, self._outstanding - 1)
+            if last or self._outstanding == 0:
+                self._speaking_until = time.monotonic() + self.echo_tail
+
+    def _run_player(self) -> None:
+        silence = bytes(int(22050 * CHUNK_SECONDS) * 2)
+        while True:
+            try:
+                # Playing: the write itself keeps time, so silence flows at exactly the playback rate.
+                item = self._chunks.get_nowait() if not self._stream.stopped else self._chunks.get(timeout=0.1)
+            except queue.Empty:
+                if not self._stream.stopped:
+                    self._write(silence)  # keep the sound card fed between sentences
+                continue
+            if item is None:
+                return
+            generation, chunk, last = item
+            with self._lock:  # never restart a stream that interrupt() has just stopped
+                current = generation == self._generation
+                if current and self._stream.stopped:
+                    self._stream.start()
+            if current:
+                self._write(scaled(chunk, self._gain) if self._gain != 1.0 else chunk)
+            self._played_one(last)
+
+    def _write(self, chunk: bytes) -> None:
+        for tap in self._taps:
+            tap(chunk, 22050)
         try:
-            for start in range(0, len(audio), step):
-                if generation != self._generation:
-                    return
-                chunk = audio[start:start + step]
-                if self._gain != 1.0:
-                    chunk = scaled(chunk, self._gain)
-                for tap in self._taps:
-                    tap(chunk, 22050)
-                try:
-                    self._stream.write(chunk)
-                except Exception:  # noqa: BLE001 - aborted mid-write by interrupt()
-                    return
-        finally:
-            self._playing = False
-            self._speaking_until = time.monotonic() + self.echo_tail
+            self._stream.write(chunk)
+        except Exception:  # noqa: BLE001 - aborted mid-write by interrupt()
+            pass
 
 
 def open_speaker() -> tuple["SpeakerOutput | None", str | None]:

@@ -127,3 +127,23 @@ def test_ducking_plays_quieter_until_undone(engine):
     speaker2.say("Breathe in slowly.")
     speaker2.close()
     assert max(loud) > 3 * max(peaks)
+
+
+def test_between_sentences_the_sound_card_is_kept_fed_with_silence(engine):
+    """A sound card that runs dry restarts with another delay (and ALSA complains on the terminal)."""
+    stream = FakeStream()
+    speaker = sp.Pyttsx3Speaker(engine=engine, stream=stream)
+    speaker.say("Breathe in.")
+    deadline = time.monotonic() + 5
+    while not speaker.idle() or stream.written == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    after_speech = stream.written
+    time.sleep(0.3)
+    assert stream.written - after_speech >= int(22050 * 0.2) * 2  # silence kept flowing, in real time
+    assert not speaker.speaking() or time.monotonic() < speaker._speaking_until
+    speaker.interrupt()
+    stopped_at = stream.written
+    time.sleep(0.2)
+    assert stream.written == stopped_at  # after a stop, not even silence until there is more to say
+    speaker.close()

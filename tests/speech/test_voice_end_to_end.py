@@ -148,7 +148,7 @@ def test_spoken_stop_silences_the_companion_mid_sentence(library, tts, ears):
     runner = Runner(make_session(library, "wall-standing"), VirtualClock(), ears[0], [output])
     runner.advance_to(0.0)  # the intro starts playing
     deadline = time.monotonic() + 5
-    while not speaker._playing and time.monotonic() < deadline:
+    while stream.written == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert speaker.speaking()
     stop = hear(ears, speak(tts, "stop now"), "commands")
