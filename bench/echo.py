@@ -6,10 +6,10 @@
 
 Each cue is synthesised by espeak-ng at 22050 Hz, as the speaker plays it, and
 handed to the echo canceller in 30 ms steps in time with the microphone. The
-microphone hears that cue through a simulated room (``testset.room_echo``: a
-20 ms direct path and reflections over 250 ms, resampled to 16 kHz by another
-resampler than the canceller's), at the user's speech level (0 dB) or 6 dB
-louder, plus room noise at 30 dB SNR. Every fourth cue a person also says a
+microphone hears that cue through a simulated room (``testset.Room``: a sound
+card that holds 60 ms, a 20 ms direct path and reflections over 250 ms, the cue
+resampled to 16 kHz by another resampler than the canceller's), at the user's
+speech level (0 dB) or 6 dB louder, plus room noise at 30 dB SNR. Every fourth cue a person also says a
 stop phrase ("stop now", "stop", "halt", by turns) at a seeded moment in it.
 One canceller runs through all cues, as through a session.
 
@@ -57,6 +57,7 @@ from companion.vocabulary import load_vocabulary  # noqa: E402
 PLAY_RATE = 22050
 STOPS = (("stop now", "en-us"), ("stop", "en-gb-x-rp"), ("halt", "en-us+f3"))
 LEAD_SECONDS = 0.3
+ROOM_SEED = 7
 
 
 class Said:
@@ -134,6 +135,10 @@ def condition(texts: list[str], audio: list[tuple[bytes, bytes]], stops: list[by
         segmenter.on_speech = lambda started: volume.__setitem__(
             0, DUCK_GAIN if started and understanding.echo_cancelled() else 1.0)
     policy = understanding.policy
+    # One room for the whole run (it does not change between sentences), and its twin without
+    # a canceller for the echo return loss.
+    room = Room(EchoPath(ROOM_SEED, gain_db), canceller, clock, PLAY_RATE, FRAME_BYTES)
+    twin = Room(EchoPath(ROOM_SEED, gain_db), None, None, PLAY_RATE, FRAME_BYTES)
     rng = random.Random(7)
     own_heard = own_acted = own_stop_phrases = 0
     over: list[float | None] = []
@@ -148,7 +153,6 @@ def condition(texts: list[str], audio: list[tuple[bytes, bytes]], stops: list[by
             length = len(heard16) / 32000 - LEAD_SECONDS
             stop_at = LEAD_SECONDS + rng.uniform(0.0, max(0.1, length - 0.3))
             extra = overlay(extra, stop, stop_at)
-        room = Room(EchoPath(index, gain_db), canceller, clock, PLAY_RATE, FRAME_BYTES)
         results, cleaned = [], bytearray()
         for frame in room.run(played, heard16, extra, lambda: volume[0]):
             cleaned += frame
@@ -158,9 +162,9 @@ def condition(texts: list[str], audio: list[tuple[bytes, bytes]], stops: list[by
             results.append(utterance.recognition)
         volume[0] = 1.0
         audio_seconds += len(extra) / 32000
+        raw = b"".join(twin.run(played, heard16, extra)) if canceller is not None else b""
         if stop_at is None:
             if canceller is not None and understanding.echo_cancelled():
-                raw = b"".join(Room(EchoPath(index, gain_db)).run(played, heard16, extra))
                 erle.append(10 * math.log10(max(power(raw), 1.0) / max(power(bytes(cleaned)), 1.0)))
             for result in results:
                 own_heard += 1

@@ -15,13 +15,14 @@ The stage contract, between "snd" and "mic" in rhasspy3's terms:
 - ``clean(frame)``: the listener hands over each 16 kHz microphone frame and
   gets back a frame of the same length with the echo removed.
 
-Alignment is by the clock. Played audio is laid out on a timeline at the
-earliest moment it can be heard: when it is handed over, or straight after the
-audio before it. Microphone frames are placed by counting samples from the
-first one. Each 10 ms of microphone audio is paired with what the timeline
-says was playing then (silence in the gaps), so the reference always leads its
-echo, by the sound card's output and input buffering, and never drifts as a
-queue would when the speaker and the listener run unevenly. WebRTC's AEC3
+Alignment is by the clock and by counting. Played audio is laid out on a
+timeline: the first of it at the moment it is handed over (the earliest it can
+be heard), the rest sample after sample (the speaker keeps the sound card fed,
+with silence between sentences). Microphone frames are placed by counting
+samples from the first one. Each 10 ms of microphone audio is paired with what
+the timeline says was playing then, so the reference leads its echo by the
+sound card's output and input buffering, and the pairing does not slip as a
+queue's would when the speaker and the listener threads run unevenly. WebRTC's AEC3
 estimates that lead itself. AEC3 comes from the ``livekit`` package, whose
 wheels carry WebRTC's audio processing module prebuilt (it is used offline;
 nothing connects).
@@ -40,6 +41,12 @@ from companion.speech.recognizer import SAMPLE_RATE
 PIECE_BYTES = SAMPLE_RATE // 100 * 2  # WebRTC processes 10 ms at a time
 TIMELINE_SECONDS = 4.0  # how much played audio is kept to pair with the microphone
 RESYNC_SECONDS = 0.5  # microphone frames this far behind the clock: start counting afresh
+AHEAD_SECONDS = 0.1  # ... or this far ahead of it (the microphone's clock runs fast)
+# The speaker keeps the sound card fed (silence between sentences), so played audio follows
+# on sample by sample, whatever the clock says; a hand-over this much later than the end of
+# the audio before it means the card ran dry, and the timeline starts afresh from now.
+UNDERRUN_SECONDS = 0.2
+MAX_WAIT_SECONDS = 0.06  # longest a microphone frame waits for its reference (see _wait_for_reference)
 # Microphone frames are placed by counting samples, which can put them a little before the
 # moment their sound was really captured, and a sound server can pass audio on ahead of its
 # time (PulseAudio's null sink: its echo came 8 ms before the hand-over time here). So each
@@ -103,22 +110,31 @@ class Timeline:
     def __init__(self, seconds: float = TIMELINE_SECONDS):
         self._ring = np.zeros(int(seconds * SAMPLE_RATE), dtype="<i2")
         self._head: int | None = None  # index just after the last played sample
+        self._restart = False  # the sound card was stopped: the next audio starts afresh
 
     def place(self, samples: np.ndarray, now_index: int) -> None:
-        """Audio handed to the sound card now: it plays after what is already there, and not before
-        now. Never earlier than it really plays, so the reference never trails its echo."""
+        """Audio handed to the sound card now: it follows on from what is already there, sample by
+        sample (counting, not the clock, which would jitter). Audio handed over after the card ran
+        dry or was stopped starts from now: never earlier than it really plays."""
         size = len(self._ring)
-        start = now_index if self._head is None else max(now_index, self._head)
+        fresh = self._head is None or self._restart or now_index > self._head + UNDERRUN_SECONDS * SAMPLE_RATE
+        self._restart = False
+        start = (now_index if self._head is None else max(now_index, self._head)) if fresh else self._head
         if self._head is not None and start > self._head:
             self._write(self._head, np.zeros(min(start - self._head, size), dtype="<i2"))
         self._write(start, samples[-size:])
         self._head = start + len(samples)
+
+    @property
+    def head(self) -> int | None:
+        return self._head
 
     def cut(self, now_index: int) -> None:
         """Nothing plays after now after all (the sound card's buffer was thrown away)."""
         if self._head is not None and self._head > now_index:
             self._write(now_index, np.zeros(min(self._head - now_index, len(self._ring)), dtype="<i2"))
             self._head = now_index
+        self._restart = True
 
     def read(self, start: int, count: int) -> tuple[bytes, bool]:
         """``count`` samples from index ``start`` (silence where nothing played); and whether any did."""
@@ -153,6 +169,7 @@ class WebRtcEchoCanceller:
         self._timeline = Timeline()
         self._mic_end: int | None = None  # clock index just after the last microphone sample
         self._lock = threading.Lock()
+        self._placed = threading.Condition(self._lock)
         self._heard_playing = 0  # 10 ms pieces cleaned while something played
         self.failed: str | None = None
 
@@ -178,17 +195,29 @@ class WebRtcEchoCanceller:
                 resampler = self._resamplers[rate] = StreamResampler(rate, SAMPLE_RATE)
             pcm = resampler.push(pcm)
         now = round(self._clock() * SAMPLE_RATE)
-        with self._lock:
+        with self._placed:
             self._timeline.place(np.frombuffer(pcm, dtype="<i2"), now)
+            self._placed.notify_all()
 
     def _microphone_span(self, samples: int) -> int:
-        """Where this frame starts on the clock: counted on from the last one, kept honest by the clock."""
+        """Where this frame starts on the clock: counted on from the last one (sample by sample, as it
+        was captured), and started afresh when the count and the clock disagree by much."""
         now = round(self._clock() * SAMPLE_RATE)
         end = now if self._mic_end is None else self._mic_end + samples
-        if end > now or now - end > RESYNC_SECONDS * SAMPLE_RATE:
-            end = now  # not captured in the future; and after a long stall, count afresh
+        if end - now > AHEAD_SECONDS * SAMPLE_RATE or now - end > RESYNC_SECONDS * SAMPLE_RATE:
+            end = now  # counting has drifted from the clock, or the stream stalled: count afresh
         self._mic_end = end
         return end - samples
+
+    def _wait_for_reference(self, until: int) -> None:
+        """While it plays, wait (briefly) for the speaker to hand over the audio this frame is paired
+        with: a sound card with a short buffer may not be :data:`LOOKAHEAD_SECONDS` ahead yet."""
+        with self._placed:
+            head = self._timeline.head
+            now = round(self._clock() * SAMPLE_RATE)
+            if head is None or head >= until or now - head > UNDERRUN_SECONDS * SAMPLE_RATE:
+                return
+            self._placed.wait_for(lambda: (self._timeline.head or 0) >= until, timeout=MAX_WAIT_SECONDS)
 
     def clean(self, frame: bytes) -> bytes:
         """Whole 10 ms pieces are cleaned; a ragged end (never, with 30 ms frames) passes as it is.
@@ -209,6 +238,7 @@ class WebRtcEchoCanceller:
         rtc, samples = self._rtc, PIECE_BYTES // 2
         whole = len(frame) - len(frame) % PIECE_BYTES
         first = self._microphone_span(len(frame) // 2) + round(LOOKAHEAD_SECONDS * SAMPLE_RATE)
+        self._wait_for_reference(first + len(frame) // 2)
         for start in range(0, whole, PIECE_BYTES):
             with self._lock:
                 reference, playing = self._timeline.read(first + start // 2, samples)

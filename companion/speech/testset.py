@@ -360,39 +360,42 @@ class SteppedClock:
 class Room:
     """The companion speaking and listening at once in a simulated room, 30 ms at a time.
 
-    Each step the speaker hands the next chunk (at its current ``volume()``) to the
-    sound card and to the echo canceller; as a sound card, it keeps one chunk handed
-    over ahead of what plays. The microphone hears what plays through ``path`` plus
-    ``extra`` (a person, room noise), and its frame comes back through the canceller
-    (if any). Closed loop: the volume may change because of what was heard.
+    Each step the speaker hands the next 30 ms of what it plays (at its current
+    ``volume()``; silence once the sentence is over, as the real speaker keeps the
+    sound card fed) to the sound card and to the echo canceller. The sound card
+    holds ``ahead`` steps before playing them, as a real one buffers; the
+    microphone hears what plays through ``path`` plus ``extra`` (a person, room
+    noise), and its frame comes back through the canceller (if any). Closed loop:
+    the volume may change because of what was heard. Run it sentence after
+    sentence: the room, its sound card and its echo carry on.
     """
 
     def __init__(self, path: EchoPath, canceller=None, clock: SteppedClock | None = None,
-                 rate: int = 22050, frame_bytes: int = 960):
+                 rate: int = 22050, frame_bytes: int = 960, ahead: int = 2):
         self.path, self.canceller, self.clock, self.rate = path, canceller, clock, rate
         self.frame_bytes = frame_bytes
         self.seconds = frame_bytes / 2 / SAMPLE_RATE
+        self._card: list[bytes] = []  # 16 kHz audio handed over and not yet played
+        for _ in range(ahead):
+            self._hand_over(b"", b"", 0, 1.0)
+
+    def _hand_over(self, played: bytes, played_16k: bytes, index: int, gain: float) -> None:
+        # 30 ms is 661.5 samples at 22050 Hz: chunks of 661 and 662, so playback keeps time.
+        start, end = (round(i * self.rate * self.seconds) * 2 for i in (index, index + 1))
+        if self.canceller is not None:
+            chunk = played[start:end]
+            self.canceller.played(_scaled(chunk + bytes(end - start - len(chunk)), gain), self.rate)
+        part = played_16k[index * self.frame_bytes:(index + 1) * self.frame_bytes]
+        self._card.append(_scaled(part + bytes(self.frame_bytes - len(part)), gain))
 
     def run(self, played: bytes, played_16k: bytes, extra: bytes, volume=lambda: 1.0):
         """Yield the microphone frames heard while ``played`` (at ``rate``; ``played_16k`` is the
         same at 16 kHz) plays, for as long as ``extra`` lasts."""
-        step = int(self.rate * self.seconds) * 2
-        handed: list[tuple[bytes, float]] = []  # (chunk at rate, volume) in playing order
-
-        def hand_over(index: int) -> None:
-            chunk, gain = played[index * step:(index + 1) * step], volume()
-            handed.append((chunk, gain))
-            if self.canceller is not None and chunk:
-                self.canceller.played(_scaled(chunk, gain), self.rate)
-
-        hand_over(0)
         for index in range(len(extra) // self.frame_bytes):
-            hand_over(index + 1)
-            part = slice(index * self.frame_bytes, (index + 1) * self.frame_bytes)
-            playing = played_16k[part]
-            playing += bytes(self.frame_bytes - len(playing))
-            echo = _pcm_array(self.path.push(_pcm_array(_scaled(playing, handed[index][1]))))
-            heard = _pcm_bytes(_clamp16(e + x for e, x in zip(echo, _pcm_array(extra[part]))))
+            self._hand_over(played, played_16k, index, volume())
+            echo = _pcm_array(self.path.push(_pcm_array(self._card.pop(0))))
+            said = _pcm_array(extra[index * self.frame_bytes:(index + 1) * self.frame_bytes])
+            heard = _pcm_bytes(_clamp16(e + x for e, x in zip(echo, said)))
             if self.canceller is None:
                 yield heard
                 continue

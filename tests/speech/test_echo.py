@@ -52,11 +52,17 @@ def played_and_heard(tts, text: str) -> tuple[bytes, bytes]:
     return played, _pcm_bytes(resample(_pcm_array(played), PLAY_RATE))
 
 
-def in_room(aec, played: bytes, played_16k: bytes, extra: bytes, seed: int = 1, gain_db: float = 0.0,
+def in_room(aec, played: bytes, played_16k: bytes, extra: bytes, gain_db: float = 0.0,
             volume=lambda: 1.0) -> bytes:
-    """What the microphone gives (through the canceller, if any) while the companion plays ``played``."""
-    room = Room(EchoPath(seed, gain_db), aec, aec._clock if aec else None, PLAY_RATE, FRAME_BYTES)
-    return b"".join(room.run(played, played_16k, extra, volume))
+    """What the microphone gives (through the canceller, if any) while the companion plays ``played``.
+    One room per canceller (and one without), carried on from sentence to sentence."""
+    key = (id(aec), gain_db)
+    if key not in ROOMS:
+        ROOMS[key] = Room(EchoPath(1, gain_db), aec, aec._clock if aec else None, PLAY_RATE, FRAME_BYTES)
+    return b"".join(ROOMS[key].run(played, played_16k, extra, volume))
+
+
+ROOMS: dict = {}
 
 
 def room_noise(seconds: float, seed: int, snr_db: float = 30) -> bytes:
@@ -234,10 +240,10 @@ def test_its_own_voice_through_the_canceller_triggers_nothing(tts):
     for seed, text in enumerate(WALL_CUES * 2):  # twice: learning the room, then learnt
         played, heard = played_and_heard(tts, text)
         noise = room_noise(len(heard) / 32000 + 0.5, seed=seed)
-        for frame in split_frames(in_room(None, played, heard, noise, seed=seed, gain_db=6)):
+        for frame in split_frames(in_room(None, played, heard, noise, gain_db=6)):
             heard_raw += segmenter.feed(frame) is not None
         heard_raw += segmenter.flush() is not None
-        for frame in split_frames(in_room(aec, played, heard, noise, seed=seed, gain_db=6)):
+        for frame in split_frames(in_room(aec, played, heard, noise, gain_db=6)):
             if (utterance := segmenter.feed(frame)) is not None:
                 heard_cleaned += 1
                 decision = understanding.decide(utterance.recognition, speaking=True, speaking_text=text)
@@ -259,7 +265,7 @@ def stops_understood(tts, aec, duck: bool) -> int:
     if duck:  # as LiveIO wires it: quieter while someone talks over the companion
         segmenter.on_speech = lambda started: volume.__setitem__(0, DUCK_GAIN if started and aec.ready() else 1.0)
     played, heard = played_and_heard(tts, WALL_CUES[0])
-    in_room(aec, played, heard, room_noise(len(heard) / 32000, seed=99), seed=99)  # the room is learnt
+    in_room(aec, played, heard, room_noise(len(heard) / 32000, seed=99))  # the room is learnt
     stop = synthesize("stop now")
     understood = 0
     for seed, text in enumerate(WALL_CUES * 3):
@@ -267,7 +273,7 @@ def stops_understood(tts, aec, duck: bool) -> int:
         if len(heard) < 2 * 16000 * 2:
             continue
         said = overlay(room_noise(len(heard) / 32000 + 0.5, seed=seed), stop, 0.4 + 0.3 * (seed % 4))
-        for frame in split_frames(in_room(aec, played, heard, said, seed=seed, volume=lambda: volume[0])):
+        for frame in split_frames(in_room(aec, played, heard, said, volume=lambda: volume[0])):
             if (utterance := segmenter.feed(frame)) is not None:
                 decision = understanding.decide(utterance.recognition, speaking=True, speaking_text=text)
                 understood += decision.label == "stop"
@@ -285,3 +291,26 @@ def test_a_stop_said_over_its_voice_is_understood_with_the_canceller_and_ducking
     print("stops understood over its voice:", counts)
     assert counts["raw"] == 0  # without the canceller only a sure stop counts over its voice
     assert counts["cancelled+ducking"] >= 1, counts
+
+
+def test_a_microphone_frame_waits_briefly_for_audio_the_speaker_has_not_handed_over_yet():
+    """A sound card with a short buffer: the speaker is less than the look-ahead in front."""
+    import threading
+    import time as real_time
+
+    clock = SteppedClock()
+    aec = WebRtcEchoCanceller(clock=clock)
+    clock.now = 10.0
+    aec.played(bytes(2) * 480, 16000)  # 30 ms, playing now
+    clock.now = 10.03
+    later = threading.Timer(0.02, lambda: aec.played(bytes(2) * 800, 16000))
+    later.start()
+    started = real_time.monotonic()
+    aec.clean(bytes(FRAME_BYTES))  # needs audio up to 10.055: waits for the next hand-over
+    waited = real_time.monotonic() - started
+    later.join()
+    assert 0.015 < waited < 0.06 + 0.05
+    clock.now = 30.0  # long after playback ended: nothing to wait for
+    started = real_time.monotonic()
+    aec.clean(bytes(FRAME_BYTES))
+    assert real_time.monotonic() - started < 0.015

@@ -139,9 +139,8 @@ def test_between_sentences_the_sound_card_is_kept_fed_with_silence(engine):
         assert time.monotonic() < deadline
         time.sleep(0.01)
     after_speech = stream.written
-    time.sleep(0.3)
-    assert stream.written - after_speech >= int(22050 * 0.2) * 2  # silence kept flowing, in real time
-    assert not speaker.speaking() or time.monotonic() < speaker._speaking_until
+    time.sleep(0.6)
+    assert stream.written - after_speech >= int(22050 * 0.3) * 2  # silence kept flowing (real time: 0.6 s)
     speaker.interrupt()
     stopped_at = stream.written
     time.sleep(0.2)
