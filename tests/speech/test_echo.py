@@ -37,14 +37,6 @@ def canceller() -> WebRtcEchoCanceller:
         pytest.skip(str(exc))
 
 
-@pytest.fixture(scope="module")
-def tts():
-    try:
-        return sp.open_engine(sp.Voice(rate=160))
-    except sp.SpeechUnavailable as exc:
-        pytest.skip(f"espeak-ng is not installed here: {exc}")
-
-
 def played_and_heard(tts, text: str) -> tuple[bytes, bytes]:
     """The sentence as the speaker plays it (22050 Hz) and as the microphone's converter gets it (16 kHz)."""
     with tempfile.TemporaryDirectory() as folder:

@@ -9,6 +9,7 @@ Skipped, with the reason, where PulseAudio cannot start.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import subprocess
 import sys
@@ -53,18 +54,24 @@ class Session:
         return False
 
 
-def test_spoken_commands_reach_a_running_session(fake_mic, tmp_path):
-    session = Session(fake_mic, tmp_path)
+@contextlib.contextmanager
+def listening_session(mic, tmp_path, args=("run", "wall-standing", "--text")):
+    """A running `companion` that has started listening; killed afterwards if still running."""
+    session = Session(mic, tmp_path, args)
     try:
         if not session.wait_for("Listening:", 30):
             pytest.fail("the companion did not start listening:\n" + "\n".join(session.seen[-20:]))
-        time.sleep(0.5)
-        assert stop_by_voice(fake_mic, session, answer_after=7.5), \
-            "no spoken stop was acted on:\n" + "\n".join(session.seen[-20:])
+        yield session
     finally:
         if session.proc.poll() is None:
             session.proc.kill()
         session.proc.wait(timeout=10)
+
+
+def test_spoken_commands_reach_a_running_session(fake_mic, tmp_path):
+    with listening_session(fake_mic, tmp_path) as session:
+        time.sleep(0.5)
+        assert stop_by_voice(fake_mic, session), "no spoken stop was acted on:\n" + "\n".join(session.seen[-20:])
 
 
 def stop_by_voice(mic, session, answer_after: float = 0.0) -> bool:
@@ -123,10 +130,7 @@ def test_with_speech_on_it_ignores_its_own_voice_and_still_hears_stop(fake_mic, 
     """The companion speaks into the fake room: its own voice comes straight back through the
     microphone (the null sink's monitor). For half a minute of cues nothing it hears of itself may
     change the session; then a spoken stop still ends it."""
-    session = Session(fake_mic, tmp_path, ("run", "wall-standing"))
-    try:
-        if not session.wait_for("Listening:", 30):
-            pytest.fail("the companion did not start listening:\n" + "\n".join(session.seen[-20:]))
+    with listening_session(fake_mic, tmp_path, ("run", "wall-standing")) as session:
         session.wait_for("no such line: just listen to it talk", 30)
         acted = [line for line in session.seen if "YOU SAID" in line and "not a command" not in line]
         assert acted == [], "\n".join(session.seen)
@@ -134,7 +138,3 @@ def test_with_speech_on_it_ignores_its_own_voice_and_still_hears_stop(fake_mic, 
         assert any("Stand with your back to a wall" in line for line in session.seen)
         assert stop_by_voice(fake_mic, session, answer_after=7.5), \
             "no spoken stop was acted on:\n" + "\n".join(session.seen[-20:])
-    finally:
-        if session.proc.poll() is None:
-            session.proc.kill()
-        session.proc.wait(timeout=10)

@@ -32,14 +32,6 @@ from tests.speech.fakes import FakeStream
 
 
 @pytest.fixture(scope="module")
-def tts():
-    try:
-        return sp.open_engine(sp.Voice(rate=160))
-    except sp.SpeechUnavailable as exc:
-        pytest.skip(f"espeak-ng is not installed here: {exc}")
-
-
-@pytest.fixture(scope="module")
 def ears():
     vocabulary = load_vocabulary()
     return vocabulary, Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")))
