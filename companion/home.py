@@ -183,19 +183,21 @@ class Home:
     def handle(self, heard: Heard) -> bool:
         """Act on one utterance; True when the user said goodbye."""
         ph = self.phrases
+        if heard.recognition is not None:
+            speaking = self.speaking() or heard.over_speech
+            # A question may well contain "stop" ("how do I stop it hurting?"): answered, not hushed.
+            if speaking or not self._question_open:
+                decision = self.understanding.decide(heard.recognition, speaking=speaking)
+                if decision.command is Command.STOP:
+                    self.hush()  # nothing to end at the menu: stop just means "be quiet"
+                    return False
+            if speaking:
+                return False  # its own voice coming back, or talk over it: never a choice or a question
         if self._question_open:
             self._question_open = False
             if heard.text.strip():
                 self._answer(heard.text)
             return False
-        if heard.recognition is not None:
-            speaking = self.speaking()
-            decision = self.understanding.decide(heard.recognition, speaking=speaking)
-            if decision.command is Command.STOP:
-                self.hush()  # nothing to end at the menu: stop just means "be quiet"
-                return False
-            if speaking:
-                return False  # its own voice coming back, or talk over it: never a menu choice
         choice = self.menu.match(heard.text, fuzzy=heard.recognition is None)
         confidence = heard.recognition.confidence if heard.recognition is not None else 1.0
         if heard.recognition is not None and confidence < self.policy.ask:

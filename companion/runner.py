@@ -86,7 +86,7 @@ class Runner:
     def _interpret(self, heard: Heard, at: float) -> tuple[Event | None, str | None, str]:
         """What an utterance means here: (event to feed, command name, how it was decided)."""
         if heard.recognition is not None:
-            speaking = self.speaking()
+            speaking = self.speaking() or heard.over_speech
             decision = self.understanding.decide(heard.recognition, speaking=speaking,
                                                  speaking_text=self.speaking_text() if speaking else "")
             is_stop = decision.command is Command.STOP

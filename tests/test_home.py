@@ -146,3 +146,18 @@ def test_its_own_voice_never_chooses_at_the_menu_and_stop_hushes_it(library):
 def test_menu_grammar_lets_stop_be_heard(library):
     grammar = Menu(library, load_vocabulary()).grammar()
     assert "stop" in grammar and "goodbye" in grammar
+
+
+def test_its_own_question_prompt_coming_back_is_not_taken_for_the_question(library):
+    """After "Ask your question", the echo of that prompt must not be answered as the question."""
+    inbox: queue.Queue = queue.Queue()
+    voice = lambda text, over: Heard(0, text, "voice", Recognition(text, 0.9, "test"), over_speech=over)  # noqa: E731
+    for item in (voice("i have a question", False), voice("ask your question", True),
+                 voice("how do i stop my back hurting", False), None):
+        inbox.put(item)
+    said, hushed = [], []
+    home = Home(library, load_vocabulary(), load_phrases(), inbox, said.append, lambda e: None, lambda g: None,
+                hush=lambda: hushed.append(True))
+    home.loop()
+    answers = said[said.index(load_phrases().ask_question) + 1:]
+    assert hushed == [] and answers and answers[0] != load_phrases().home_unknown

@@ -89,3 +89,19 @@ def test_ctrl_c_ends_the_session_cleanly_with_the_log_intact(tmp_path):
     records = [json.loads(line) for line in next((tmp_path / "sessions").glob("*.jsonl")).read_text().splitlines()]
     assert records[-1]["kind"] == "finished" and records[-1]["text"] == "stopped"
     assert any(r["kind"] == "interrupted" for r in records)
+
+
+def test_an_utterance_begun_over_its_speech_counts_only_as_stop(library):
+    """Understood after the sentence ended, but begun while the companion spoke: it may be its own
+    voice, so the rules for speech heard while speaking apply."""
+    from companion.clock import VirtualClock
+    from companion.speech.recognizer import Recognition
+
+    out = Collector()
+    runner = Runner(make_session(library, "wall-standing"), VirtualClock(), load_vocabulary(), [out])
+    runner.advance_to(20.0)
+    sure = Recognition("pause", 0.99, "test")
+    runner.hear(Heard(20.0, "pause", "voice", sure, over_speech=True))
+    assert not runner.session.paused
+    runner.hear(Heard(21.0, "pause", "voice", sure))
+    assert runner.session.paused

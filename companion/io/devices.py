@@ -96,8 +96,9 @@ class LiveIO:
             self.inbox.put(Heard(self.clock.now(), reason, "device-lost"))
 
         self.listener = Listener(self._without_echo(microphone), recognizer, self.clock, self.inbox, on_lost=lost)
+        self.listener.speaking = self._speaking
         if self.canceller is not None:
-            self.listener.segmenter.on_speech = self._duck
+            self.listener.on_speech = self._duck
 
     def _without_echo(self, microphone: Any) -> Any:
         """With a speaker in the room, take its sound out of the microphone signal."""
@@ -120,6 +121,9 @@ class LiveIO:
         speaker = getattr(self.speaker, "speaker", None)
         if speaker is not None and hasattr(speaker, "duck"):
             speaker.duck(started and self.echo_cancelled() and self.speaker.speaking())
+
+    def _speaking(self) -> bool:
+        return self.speaker is not None and bool(self.speaker.speaking())
 
     def echo_cancelled(self) -> bool:
         """Whether the companion's own voice is being taken out of what it hears (see speech/echo.py)."""

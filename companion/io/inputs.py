@@ -25,6 +25,9 @@ class Heard:
     text: str
     source: str  # "script" | "keyboard" | "voice"
     recognition: Any = None  # the recogniser's result, for "voice"
+    # The utterance began while the companion was speaking: by the time it is understood the
+    # speech (and its echo tail) may be over, but it may still be its own voice coming back.
+    over_speech: bool = False
 
 
 class ScriptError(ValueError):

@@ -254,6 +254,17 @@ class Listener(threading.Thread):
         self.segmenter = Segmenter(recognizer)
         self.on_lost = on_lost
         self._halt = threading.Event()
+        self.speaking: Callable[[], bool] = lambda: False  # is the companion talking right now?
+        self._began_over_speech = False
+        self.segmenter.on_speech = self._utterance_starts
+
+    def _utterance_starts(self, started: bool) -> None:
+        if started:
+            self._began_over_speech = self.speaking()
+        if self.on_speech:
+            self.on_speech(started)
+
+    on_speech: Callable[[bool], None] | None = None  # told when an utterance starts and ends
 
     def run(self) -> None:
         try:
@@ -273,7 +284,7 @@ class Listener(threading.Thread):
 
     def _put(self, utterance: Utterance) -> None:
         rec = utterance.recognition
-        self.out.put(Heard(self.clock.now(), rec.text, "voice", rec))
+        self.out.put(Heard(self.clock.now(), rec.text, "voice", rec, over_speech=self._began_over_speech))
 
     def stop(self) -> None:
         self._halt.set()

@@ -246,14 +246,19 @@ class Pyttsx3Speaker:
                 self._stream.abort()
             except Exception:  # noqa: BLE001 - aborting an idle stream may complain; nothing to do
                 pass
+        kept = []  # volume, rate and voice changes still apply; only speech is dropped
         for waiting in (self._queue, self._chunks):
             try:
                 while True:
                     item = waiting.get_nowait()
                     if waiting is self._chunks and item is not None:
                         self._played_one(last=False)
+                    elif waiting is self._queue and item is not None and item[1] not in ("say", "beep"):
+                        kept.append(item)
             except queue.Empty:
                 pass
+        for item in kept:
+            self._queue.put(item)
         for cut in self._cut_taps:
             cut()
 
@@ -261,9 +266,15 @@ class Pyttsx3Speaker:
         """Let queued speech finish (the last words of a session matter), then release the device."""
         self._queue.put(None)
         self._thread.join(timeout=30)
-        self._chunks.put(None)
+        try:
+            self._chunks.put(None, timeout=5)
+        except queue.Full:
+            pass  # the player is stuck on a dead device: it is a daemon thread, leave it
         self._player.join(timeout=5)
-        self._stream.close()
+        try:
+            self._stream.close()
+        except Exception:  # noqa: BLE001 - closing a device that went away
+            pass
         self._tmp.cleanup()
 
     def idle(self) -> bool:
@@ -299,7 +310,12 @@ class Pyttsx3Speaker:
                 with self._lock:
                     self._outstanding = max(0, self._outstanding - (len(starts) - index))
                 return
-            self._chunks.put((generation, audio[start:start + step], index == len(starts) - 1))
+            try:
+                self._chunks.put((generation, audio[start:start + step], index == len(starts) - 1), timeout=5)
+            except queue.Full:  # the player is stuck (a dead device): give up this sentence
+                with self._lock:
+                    self._outstanding = max(0, self._outstanding - (len(starts) - index))
+                return
 
     def _played_one(self, last: bool) -> None:
         with self._lock:
@@ -314,27 +330,33 @@ class Pyttsx3Speaker:
                 # Playing: the write itself keeps time, so silence flows at exactly the playback rate.
                 item = self._chunks.get_nowait() if not self._stream.stopped else self._chunks.get(timeout=0.1)
             except queue.Empty:
-                if not self._stream.stopped:
-                    self._write(silence)  # keep the sound card fed between sentences
+                if not self._stream.stopped and not self._write(silence):  # keep the card fed between sentences
+                    time.sleep(CHUNK_SECONDS)  # a failing device: do not spin
                 continue
             if item is None:
                 return
             generation, chunk, last = item
-            with self._lock:  # never restart a stream that interrupt() has just stopped
-                current = generation == self._generation
-                if current and self._stream.stopped:
-                    self._stream.start()
-            if current:
-                self._write(scaled(chunk, self._gain) if self._gain != 1.0 else chunk)
-            self._played_one(last)
+            try:
+                with self._lock:  # never restart a stream that interrupt() has just stopped
+                    current = generation == self._generation
+                    if current and self._stream.stopped:
+                        self._stream.start()
+                if current and not self._write(scaled(chunk, self._gain) if self._gain != 1.0 else chunk):
+                    time.sleep(CHUNK_SECONDS)
+            except Exception:  # noqa: BLE001 - the device failed to start: this chunk is lost, not the speaker
+                time.sleep(CHUNK_SECONDS)
+            finally:
+                self._played_one(last)
 
-    def _write(self, chunk: bytes) -> None:
+    def _write(self, chunk: bytes) -> bool:
+        """Play one chunk; False when the device refused it (aborted by interrupt(), or gone)."""
         for tap in self._taps:
             tap(chunk, 22050)
         try:
             self._stream.write(chunk)
-        except Exception:  # noqa: BLE001 - aborted mid-write by interrupt()
-            pass
+            return True
+        except Exception:  # noqa: BLE001 - aborted mid-write by interrupt(), or the device went away
+            return False
 
 
 def open_speaker() -> tuple["SpeakerOutput | None", str | None]:

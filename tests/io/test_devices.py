@@ -66,6 +66,7 @@ def devices(monkeypatch):
     monkeypatch.setattr("companion.speech.listener.Microphone", SilentMic)
     monkeypatch.setattr("companion.speech.listener.Segmenter.__init__",
                         lambda self, recognizer, **k: setattr(self, "on_speech", None))
+    # (the Listener then sets the segmenter's on_speech to its own hook)
     return speaker
 
 
@@ -89,7 +90,7 @@ def test_without_a_canceller_it_says_so_once_and_listens_raw(devices, monkeypatc
     assert isinstance(live.listener.source, SilentMic)
     assert not live.echo_cancelled()
     assert live.take_notices() == ["Echo cancellation is off: no livekit."]
-    assert live.listener.segmenter.on_speech is None
+    assert live.listener.on_speech is None
 
 
 def test_no_speaker_no_canceller(devices, monkeypatch):
@@ -97,3 +98,24 @@ def test_no_speaker_no_canceller(devices, monkeypatch):
     monkeypatch.setattr(echo, "open_echo_canceller", lambda: opened.append(True) or (LearntRoom(), None))
     live = LiveIO(load_vocabulary(), speech=False)
     assert opened == [] and isinstance(live.listener.source, SilentMic)
+
+
+def test_an_utterance_that_began_while_it_spoke_is_marked_so(devices, monkeypatch):
+    """Understood after the speech (and its echo tail) ended, it may still be the companion's own voice."""
+    import queue
+
+    from companion.speech.listener import Utterance
+    from companion.speech.recognizer import Recognition
+
+    monkeypatch.setattr(echo, "open_echo_canceller", lambda: (None, "off"))
+    live = LiveIO(load_vocabulary())
+    listener = live.listener
+    listener.segmenter.on_speech(True)  # it starts while the companion talks
+    devices.talking = False  # ...and ends after it stopped
+    listener.segmenter.on_speech(False)
+    listener._put(Utterance(Recognition("goodbye", 0.99, "test"), 0.0, 1.0, 0.0))
+    assert live.inbox.get_nowait().over_speech is True
+    listener.segmenter.on_speech(True)
+    listener._put(Utterance(Recognition("goodbye", 0.99, "test"), 0.0, 1.0, 0.0))
+    assert live.inbox.get_nowait().over_speech is False
+    assert isinstance(live.inbox, queue.Queue)

@@ -146,3 +146,55 @@ def test_between_sentences_the_sound_card_is_kept_fed_with_silence(engine):
     time.sleep(0.2)
     assert stream.written == stopped_at  # after a stop, not even silence until there is more to say
     speaker.close()
+
+
+class BrokenStream(FakeStream):
+    """A device that went away: it will not start, and every write fails."""
+
+    def start(self):
+        raise RuntimeError("device unavailable")
+
+    def write(self, data):
+        raise RuntimeError("device unavailable")
+
+
+def test_a_device_that_fails_loses_speech_not_the_speaker(engine):
+    speaker = sp.Pyttsx3Speaker(engine=engine, stream=BrokenStream())
+    speaker.say("Breathe in.")
+    speaker.say("Breathe out.")
+    deadline = time.monotonic() + 10
+    while not speaker.idle():
+        assert time.monotonic() < deadline, "the speaker never let go of its sentences"
+        time.sleep(0.05)
+    assert speaker._player.is_alive()
+    started = time.monotonic()
+    speaker.close()
+    assert time.monotonic() - started < 8
+
+
+class RecordingEngine:
+    """The real engine, noting the settings it is given."""
+
+    def __init__(self, engine):
+        self.engine, self.settings = engine, []
+
+    def setProperty(self, name, value):  # noqa: N802 - pyttsx3's name
+        self.settings.append((name, value))
+        self.engine.setProperty(name, value)
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+
+def test_a_stop_drops_speech_but_keeps_volume_and_rate_changes(engine):
+    recording = RecordingEngine(engine)
+    speaker = sp.Pyttsx3Speaker(engine=recording, stream=FakeStream())
+    speaker.say("Stand with your back to a wall and breathe slowly for a while.")
+    speaker.say("This one is dropped.")
+    quieter = speaker.change_volume(-1)
+    speaker.interrupt()
+    speaker.close()
+    try:
+        assert ("volume", quieter) in recording.settings
+    finally:
+        engine.setProperty("volume", 1.0)
