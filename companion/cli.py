@@ -350,10 +350,8 @@ def cmd_home(args: argparse.Namespace) -> int:
             items = due_now(store.practice(args.user), now, lib, store.get_profile(args.user))
         return [(lib.get(d.routine_id).title, d.done_today, int(d.wanted_low)) for d in items if d.is_due(now)]
 
-    speaker = SharedOutput(live_io.speaker) if live_io.speaker else None
     home = Home(lib, vocabulary, load_phrases(), live_io.inbox, say, run, live_io.listen_for, name=name, due=due,
-                speaking=speaker.speaking if speaker else lambda: False,
-                hush=speaker.interrupt if speaker else lambda: None, echo_cancelled=live_io.echo_cancelled)
+                speaking=live_io.speaking, hush=live_io.hush, echo_cancelled=live_io.echo_cancelled)
     live_io.start()
     try:
         home.loop()

@@ -96,7 +96,7 @@ class LiveIO:
             self.inbox.put(Heard(self.clock.now(), reason, "device-lost"))
 
         self.listener = Listener(self._without_echo(microphone), recognizer, self.clock, self.inbox, on_lost=lost)
-        self.listener.speaking = self._speaking
+        self.listener.speaking = self.speaking
         if self.canceller is not None:
             self.listener.on_speech = self._duck
 
@@ -120,10 +120,16 @@ class LiveIO:
         canceller has learnt the room: before that its own voice would start an utterance."""
         speaker = getattr(self.speaker, "speaker", None)
         if speaker is not None and hasattr(speaker, "duck"):
-            speaker.duck(started and self.echo_cancelled() and self.speaker.speaking())
+            speaker.duck(started and self.echo_cancelled() and self.speaking())
 
-    def _speaking(self) -> bool:
+    def speaking(self) -> bool:
+        """The companion is talking (or its echo tail has not run out)."""
         return self.speaker is not None and bool(self.speaker.speaking())
+
+    def hush(self) -> None:
+        """Silence what the companion is saying, at once."""
+        if self.speaker is not None:
+            self.speaker.interrupt()
 
     def echo_cancelled(self) -> bool:
         """Whether the companion's own voice is being taken out of what it hears (see speech/echo.py)."""

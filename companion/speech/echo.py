@@ -136,15 +136,15 @@ class Timeline:
             self._head = now_index
         self._restart = True
 
-    def read(self, start: int, count: int) -> tuple[bytes, bool]:
-        """``count`` samples from index ``start`` (silence where nothing played); and whether any did."""
+    def read(self, start: int, count: int) -> bytes:
+        """``count`` samples from index ``start`` (silence where nothing played)."""
         out = np.zeros(count, dtype="<i2")
         if self._head is not None:
             lo, hi = max(start, self._head - len(self._ring)), min(start + count, self._head)
             if hi > lo:
                 idx = np.arange(lo, hi) % len(self._ring)
                 out[lo - start:hi - start] = self._ring[idx]
-        return out.tobytes(), bool(out.any())
+        return out.tobytes()
 
     def _write(self, start: int, samples: np.ndarray) -> None:
         idx = np.arange(start, start + len(samples)) % len(self._ring)
@@ -239,10 +239,11 @@ class WebRtcEchoCanceller:
         whole = len(frame) - len(frame) % PIECE_BYTES
         first = self._microphone_span(len(frame) // 2) + round(LOOKAHEAD_SECONDS * SAMPLE_RATE)
         self._wait_for_reference(first + len(frame) // 2)
+        with self._lock:
+            references = self._timeline.read(first, whole // 2)
         for start in range(0, whole, PIECE_BYTES):
-            with self._lock:
-                reference, playing = self._timeline.read(first + start // 2, samples)
-            self._heard_playing += playing
+            reference = references[start:start + PIECE_BYTES]
+            self._heard_playing += any(reference)
             self._apm.process_reverse_stream(rtc.AudioFrame(reference, SAMPLE_RATE, 1, samples))
             self._apm.set_stream_delay_ms(0)  # AEC3 estimates the real delay itself
             near = rtc.AudioFrame(frame[start:start + PIECE_BYTES], SAMPLE_RATE, 1, samples)
@@ -275,8 +276,8 @@ def open_echo_canceller() -> tuple[EchoCanceller | None, str | None]:
     try:
         return WebRtcEchoCanceller(), None
     except EchoCancellerUnavailable as exc:
-        return None, (f"Echo cancellation is off: {exc}. While I speak, only a clearly heard stop counts; "
-                      "between sentences any stop works.")
+        why = str(exc)
     except Exception as exc:  # noqa: BLE001 - the native library failed to load: carry on without it
-        return None, (f"Echo cancellation is off: WebRTC's audio processing failed to start ({exc}). "
-                      "While I speak, only a clearly heard stop counts; between sentences any stop works.")
+        why = f"WebRTC's audio processing failed to start ({exc})"
+    return None, (f"Echo cancellation is off: {why}. While I speak, only a clearly heard stop counts; "
+                  "between sentences any stop works.")

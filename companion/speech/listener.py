@@ -255,6 +255,7 @@ class Listener(threading.Thread):
         self.on_lost = on_lost
         self._halt = threading.Event()
         self.speaking: Callable[[], bool] = lambda: False  # is the companion talking right now?
+        self.on_speech: Callable[[bool], None] | None = None  # told when an utterance starts and ends
         self._began_over_speech = False
         self.segmenter.on_speech = self._utterance_starts
 
@@ -263,8 +264,6 @@ class Listener(threading.Thread):
             self._began_over_speech = self.speaking()
         if self.on_speech:
             self.on_speech(started)
-
-    on_speech: Callable[[bool], None] | None = None  # told when an utterance starts and ends
 
     def run(self) -> None:
         try:

@@ -137,8 +137,10 @@ def tone(seconds: float = 0.15, freq: float = 880.0, rate: int = 22050) -> bytes
 
 
 def scaled(pcm: bytes, gain: float) -> bytes:
-    samples = array.array("h", pcm)
-    return array.array("h", (int(v * gain) for v in samples)).tobytes()
+    """16-bit samples times ``gain`` (the same bytes when the gain is 1)."""
+    if gain == 1.0:
+        return pcm
+    return array.array("h", (int(v * gain) for v in array.array("h", pcm))).tobytes()
 
 
 def open_output_stream(rate: int = 22050) -> Any:
@@ -341,7 +343,7 @@ class Pyttsx3Speaker:
                     current = generation == self._generation
                     if current and self._stream.stopped:
                         self._stream.start()
-                if current and not self._write(scaled(chunk, self._gain) if self._gain != 1.0 else chunk):
+                if current and not self._write(scaled(chunk, self._gain)):
                     time.sleep(CHUNK_SECONDS)
             except Exception:  # noqa: BLE001 - the device failed to start: this chunk is lost, not the speaker
                 time.sleep(CHUNK_SECONDS)

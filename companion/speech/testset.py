@@ -3,7 +3,9 @@
 Nothing in the app imports this at run time; ``tests/`` and ``bench/`` do. The one
 exception planned is :func:`load_wav_16k`, which ``companion listen WAV...`` may
 import lazily (the module's top level imports only the standard library and
-:mod:`companion.speech.recognizer`, so that is cheap).
+:mod:`companion.speech.recognizer`, :mod:`~companion.speech.speaker` and
+:mod:`~companion.speech.wavio`, whose own top levels are standard library too, so that
+is cheap).
 
 What it makes (see :func:`generate`):
 
@@ -52,6 +54,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from companion.speech.recognizer import SAMPLE_RATE
+from companion.speech.speaker import scaled
 
 GENERATOR_VERSION = 1
 
@@ -295,33 +298,21 @@ def pad(pcm: bytes, seconds: float = PAD_SECONDS) -> bytes:
     return zeros + pcm + zeros
 
 
-def _room_taps(seed: int, delay: float, tail: float, reflections: int) -> list[tuple[int, float]]:
-    rng = random.Random(seed)
-    taps = [(int(delay * SAMPLE_RATE), 0.7)]
-    for _ in range(reflections):
-        lag = rng.uniform(0.003, tail)
-        taps.append((int((delay + lag) * SAMPLE_RATE), rng.choice((-1, 1)) * 0.35 * math.exp(-6.9 * lag / tail)))
-    return taps
-
-
-def room_echo(pcm: bytes, seed: int, gain_db: float = 0.0, delay: float = 0.02, tail: float = 0.25,
-              reflections: int = 24) -> bytes:
-    """How audio played in a room comes back into a microphone: a direct path after ``delay``
-    seconds plus seeded reflections dying away over ``tail`` seconds (a sparse room impulse
-    response), ``gain_db`` relative to the played level. Linear, so kinder than a real
-    loudspeaker, which adds distortion an echo canceller cannot model."""
-    path = EchoPath(seed, gain_db, delay, tail, reflections)
-    samples = _pcm_array(pcm)
-    return path.push(samples) + path.push(array.array("h", bytes(2 * path.length)))
-
-
 class EchoPath:
-    """:func:`room_echo` a piece at a time, for a loop in which what is played depends on what was heard."""
+    """How audio played in a room comes back into a microphone, a piece at a time (for a loop in
+    which what is played depends on what was heard): a direct path after ``delay`` seconds plus
+    seeded reflections dying away over ``tail`` seconds (a sparse room impulse response),
+    ``gain_db`` relative to the played level. Linear, so kinder than a real loudspeaker, which
+    adds distortion an echo canceller cannot model."""
 
     def __init__(self, seed: int, gain_db: float = 0.0, delay: float = 0.02, tail: float = 0.25,
                  reflections: int = 24):
-        scale = 10 ** (gain_db / 20)
-        self._taps = [(lag, weight * scale) for lag, weight in _room_taps(seed, delay, tail, reflections)]
+        rng, scale = random.Random(seed), 10 ** (gain_db / 20)
+        self._taps = [(int(delay * SAMPLE_RATE), 0.7 * scale)]
+        for _ in range(reflections):
+            lag = rng.uniform(0.003, tail)
+            weight = rng.choice((-1, 1)) * 0.35 * math.exp(-6.9 * lag / tail)
+            self._taps.append((int((delay + lag) * SAMPLE_RATE), weight * scale))
         self.length = max(lag for lag, _ in self._taps) + 1
         self._history: list[int] = [0] * self.length  # the last played samples, oldest first
 
@@ -384,9 +375,9 @@ class Room:
         start, end = (round(i * self.rate * self.seconds) * 2 for i in (index, index + 1))
         if self.canceller is not None:
             chunk = played[start:end]
-            self.canceller.played(_scaled(chunk + bytes(end - start - len(chunk)), gain), self.rate)
+            self.canceller.played(scaled(chunk + bytes(end - start - len(chunk)), gain), self.rate)
         part = played_16k[index * self.frame_bytes:(index + 1) * self.frame_bytes]
-        self._card.append(_scaled(part + bytes(self.frame_bytes - len(part)), gain))
+        self._card.append(scaled(part + bytes(self.frame_bytes - len(part)), gain))
 
     def run(self, played: bytes, played_16k: bytes, extra: bytes, volume=lambda: 1.0):
         """Yield the microphone frames heard while ``played`` (at ``rate``; ``played_16k`` is the
@@ -401,12 +392,6 @@ class Room:
                 continue
             self.clock.now += self.seconds
             yield self.canceller.clean(heard)
-
-
-def _scaled(pcm: bytes, gain: float) -> bytes:
-    if gain == 1.0:
-        return pcm
-    return _pcm_bytes(array.array("h", (int(v * gain) for v in _pcm_array(pcm))))
 
 
 # --------------------------------------------------------------------------- non-speech bursts
