@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from companion.knowledge import redflags, text  # noqa: E402
-from companion.knowledge.evaluation import evaluate, load_questions, report  # noqa: E402
+from evaluation import evaluate, load_questions, report  # noqa: E402
 from companion.knowledge.retrieval import Answerer  # noqa: E402
 from stats import percentiles  # noqa: E402 - bench/stats.py, beside this script
 

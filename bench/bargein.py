@@ -37,20 +37,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from companion.clock import VirtualClock  # noqa: E402
+from companion.engine.clock import VirtualClock  # noqa: E402
 from companion.content.library import load_library  # noqa: E402
 from companion.content.phrases import load_phrases  # noqa: E402
 from companion.engine.plan import PlanBuilder  # noqa: E402
 from companion.engine.session import Session  # noqa: E402
-from companion.io.inputs import Heard  # noqa: E402
-from companion.runner import Runner  # noqa: E402
-from companion.speech import speaker as sp  # noqa: E402
-from companion.speech.listener import Segmenter  # noqa: E402
-from companion.speech.pocketsphinx_recognizer import PocketSphinxRecognizer  # noqa: E402
-from companion.speech.recognizer import Recognition  # noqa: E402
-from companion.speech.testset import PAD_SECONDS, add_noise, pad, synthesize  # noqa: E402
-from companion.speech.understanding import Understanding  # noqa: E402
-from companion.vocabulary import load_vocabulary  # noqa: E402
+from companion.language.heard import Heard  # noqa: E402
+from companion.app.runner import Runner  # noqa: E402
+from companion.speech.tts import speaker as sp  # noqa: E402
+from companion.speech.audio.segmenter import Segmenter  # noqa: E402
+from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer  # noqa: E402
+from companion.speech.ports import Recognition  # noqa: E402
+from testset import PAD_SECONDS, add_noise, pad, synthesize  # noqa: E402
+from companion.language.understanding import Understanding  # noqa: E402
+from companion.language.vocabulary import load_vocabulary  # noqa: E402
 from stats import percentiles  # noqa: E402 - bench/stats.py, beside this script
 from voice import run_clip  # noqa: E402
 
@@ -95,7 +95,7 @@ def one_run(library, vocabulary, engine, recognizer, stop_audio: bytes) -> dict[
         while not speaker.speaking() and time.monotonic() < deadline:
             time.sleep(0.005)
         time.sleep(0.3)  # well into the sentence
-        segmenter = Segmenter(recognizer)
+        segmenter = Segmenter(recognizer, load_vocabulary().meaning)
         segmenter.use_phrases(vocabulary.grammar("commands"))
         heard, hangover_ms, _ = run_clip(segmenter, stop_audio, len(stop_audio) / 2 / 16000 - PAD_SECONDS,
                                          room_noise=True)

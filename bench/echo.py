@@ -39,20 +39,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from companion.clock import VirtualClock  # noqa: E402
+from companion.engine.clock import VirtualClock  # noqa: E402
 from companion.content.library import load_library  # noqa: E402
 from companion.content.phrases import load_phrases  # noqa: E402
 from companion.engine.plan import PlanBuilder  # noqa: E402
 from companion.engine.session import Session  # noqa: E402
-from companion.runner import Runner  # noqa: E402
-from companion.speech.echo import WebRtcEchoCanceller  # noqa: E402
-from companion.speech.listener import FRAME_BYTES, Segmenter  # noqa: E402
-from companion.speech.pocketsphinx_recognizer import PocketSphinxRecognizer  # noqa: E402
-from companion.speech.speaker import DUCK_GAIN  # noqa: E402
-from companion.speech.testset import (SPEECH_RMS, EchoPath, Room, SteppedClock, _espeak, _pcm_array,  # noqa: E402
+from companion.app.runner import Runner  # noqa: E402
+from companion.speech.audio.echo import WebRtcEchoCanceller  # noqa: E402
+from companion.speech.audio.segmenter import FRAME_BYTES, Segmenter  # noqa: E402
+from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer  # noqa: E402
+from companion.speech.tts.speaker import DUCK_GAIN  # noqa: E402
+from testset import (SPEECH_RMS, EchoPath, Room, SteppedClock, _espeak, _pcm_array,  # noqa: E402
                                       _pcm_bytes, add_noise, overlay, read_wav, resample, synthesize)
-from companion.speech.understanding import Understanding  # noqa: E402
-from companion.vocabulary import load_vocabulary  # noqa: E402
+from companion.language.understanding import Understanding  # noqa: E402
+from companion.language.vocabulary import load_vocabulary  # noqa: E402
 
 PLAY_RATE = 22050
 STOPS = (("stop now", "en-us"), ("stop", "en-gb-x-rp"), ("halt", "en-us+f3"))
@@ -125,7 +125,7 @@ def power(pcm: bytes) -> float:
 def condition(texts: list[str], audio: list[tuple[bytes, bytes]], stops: list[bytes], gain_db: float,
               cancel: bool, duck: bool = False) -> dict:
     vocabulary = load_vocabulary()
-    segmenter = Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")))
+    segmenter = Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")), vocabulary.meaning)
     segmenter.use_phrases(vocabulary.grammar("commands"))
     clock = SteppedClock()
     canceller = Timed(WebRtcEchoCanceller(clock=clock)) if cancel else None

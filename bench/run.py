@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from companion.clock import VirtualClock  # noqa: E402
+from companion.engine.clock import VirtualClock  # noqa: E402
 from companion.content.library import load_library  # noqa: E402
 from companion.content.phrases import load_phrases  # noqa: E402
 from companion.engine.events import Command, CommandEvent, Tick  # noqa: E402
 from companion.engine.plan import PlanBuilder  # noqa: E402
 from companion.engine.session import Session  # noqa: E402
-from companion.runner import Runner  # noqa: E402
-from companion.vocabulary import load_vocabulary  # noqa: E402
+from companion.app.runner import Runner  # noqa: E402
+from companion.language.vocabulary import load_vocabulary  # noqa: E402
 from stats import percentiles  # noqa: E402 - bench/stats.py, beside this script
 
 

@@ -33,12 +33,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from companion.speech.engines import make_recognizer  # noqa: E402
-from companion.speech.listener import FRAME_BYTES, Segmenter, split_frames  # noqa: E402
-from companion.speech.recognizer import SAMPLE_RATE, Recognition  # noqa: E402
-from companion.speech.testset import PAD_SECONDS, active_span, add_noise, generate, load_wav_16k  # noqa: E402
-from companion.speech.understanding import Understanding  # noqa: E402
-from companion.vocabulary import load_vocabulary  # noqa: E402
+from companion.speech.asr.registry import make_recognizer  # noqa: E402
+from companion.speech.audio.segmenter import FRAME_BYTES, Segmenter, split_frames  # noqa: E402
+from companion.speech.ports import SAMPLE_RATE, Recognition  # noqa: E402
+from testset import PAD_SECONDS, active_span, add_noise, generate, load_wav_16k  # noqa: E402
+from companion.language.understanding import Understanding  # noqa: E402
+from companion.language.vocabulary import load_vocabulary  # noqa: E402
 from stats import percentiles  # noqa: E402 - bench/stats.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +97,7 @@ def context_of(expected: str | None) -> str:
 
 def evaluate(clips, recognizer, understanding, contexts: bool = True) -> list[dict]:
     """Every clip through the live path; with ``contexts``, in the grammar of its dialogue state."""
-    segmenter = Segmenter(recognizer)
+    segmenter = Segmenter(recognizer, load_vocabulary().meaning)
     vocabulary = understanding.vocabulary
     rows = []
     for clip in clips:
@@ -192,7 +192,7 @@ def as_sessions(clips: list[dict]) -> list[dict]:
 
 def idle_cpu(recognizer, seconds: float = 5.0) -> float:
     """CPU share used to listen to quiet room noise, in real time terms (no speech)."""
-    segmenter = Segmenter(recognizer)
+    segmenter = Segmenter(recognizer, load_vocabulary().meaning)
     quiet = add_noise(b"\0" * int(seconds * SAMPLE_RATE * 2), 0, seed=11, signal_power=16.0)
     started = time.process_time()
     for frame in split_frames(quiet):

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from companion.clock import VirtualClock
+from companion.engine.clock import VirtualClock
 from companion.content.library import Library, load_library
 from companion.content.phrases import Phrases, load_phrases
 from companion.engine.plan import PlanBuilder
 from companion.engine.session import Session
-from companion.io.inputs import Heard
-from companion.runner import Runner
-from companion.vocabulary import load_vocabulary
+from companion.language.heard import Heard
+from companion.app.runner import Runner
+from companion.language.vocabulary import load_vocabulary
 from tests.fakemic import fake_mic  # noqa: F401 - a fixture for the real-time microphone tests
 
 ROOT = Path(__file__).resolve().parents[1]

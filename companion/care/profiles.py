@@ -75,7 +75,7 @@ def set_value(profile: Profile, key: str, value: str) -> Profile:
             raise
         raise ProfileError(f"{key} needs a number, not '{value}'") from None
     if key == "voice":
-        from companion.speech.speaker import installed_voices
+        from companion.speech.tts.speaker import installed_voices
 
         voices = installed_voices()
         if value not in ("", "default") and voices and value not in voices:

@@ -77,12 +77,13 @@ from typing import Any
 
 import yaml
 
+from companion.content.locale import data_file
+
 from companion.care.store import Practice  # noqa: F401 - one Practice type, re-exported
 from companion.care.profiles import CONDITIONS, Profile
 from companion.content.library import Library
 from companion.content.schema import Programme, Routine
 
-PROGRESSION_FILE = Path(__file__).resolve().parents[1] / "content" / "progression.yaml"
 
 WEEK = timedelta(days=7)
 # Practice is continuous while no more than this passes between completions.
@@ -168,8 +169,12 @@ def _placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
 
 
+def load_progression_text(path: Path | None = None) -> ProgressionText:
+    return _load_progression_text(path or data_file("progression.yaml"))
+
+
 @lru_cache(maxsize=4)
-def load_progression_text(path: Path = PROGRESSION_FILE) -> ProgressionText:
+def _load_progression_text(path: Path) -> ProgressionText:
     """Read and check progression.yaml: every key present, no unknown key or placeholder."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     problems: list[str] = []

@@ -12,12 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+
+from companion.content.locale import data_file
 from pydantic import BaseModel, ConfigDict, Field
 
-from companion.care.pain import PLACE_ORDER
-from companion.vocabulary import normalise
 
-SCREENING_FILE = Path(__file__).resolve().parents[1] / "content" / "screening.yaml"
 
 
 class _Question(BaseModel):
@@ -30,7 +29,6 @@ class _Pain(BaseModel):
     model_config = ConfigDict(extra="forbid")
     score: str
     place: str
-    places: dict[str, list[str]]
     worse_spread: str
     worse_rise: str
     better_central: str
@@ -59,19 +57,14 @@ class Screening:
     all_clear: str
     questions: tuple[ScreeningQuestion, ...]
     pain: _Pain
-    place_words: dict[str, str]  # normalised phrase -> place
-
-    def place(self, text: str) -> str | None:
-        """'my calf' -> 'below-knee'; whole utterance, or the longest place phrase inside it."""
-        said = normalise(text)
-        if said in self.place_words:
-            return self.place_words[said]
-        found = [p for p in self.place_words if f" {p} " in f" {said} "]
-        return self.place_words[max(found, key=len)] if found else None
 
 
-@lru_cache(maxsize=2)
-def load_screening(path: Path = SCREENING_FILE) -> Screening:
+def load_screening(path: Path | None = None) -> Screening:
+    return _load_screening(path or data_file("screening.yaml"))
+
+
+@lru_cache(maxsize=4)
+def _load_screening(path: Path) -> Screening:
     from companion.knowledge.redflags import default_detector
 
     data = _File.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
@@ -79,9 +72,5 @@ def load_screening(path: Path = SCREENING_FILE) -> Screening:
     missing = [q.flag for q in data.questions if q.flag not in flags]
     if missing:
         raise ValueError(f"{path}: screening questions name unknown red flags: {', '.join(missing)}")
-    unknown_places = set(data.pain.places) - set(PLACE_ORDER)
-    if unknown_places:
-        raise ValueError(f"{path}: unknown pain places {sorted(unknown_places)}; use {', '.join(PLACE_ORDER)}")
-    words = {normalise(w): place for place, ws in data.pain.places.items() for w in ws}
     questions = tuple(ScreeningQuestion(q.flag, q.ask, " ".join(flags[q.flag].advice.split())) for q in data.questions)
-    return Screening(data.intro, data.all_clear, questions, data.pain, words)
+    return Screening(data.intro, data.all_clear, questions, data.pain)

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from companion.care.profiles import Profile, ProfileError
-from companion.io.datadir import data_dir
+from companion.content.datadir import data_dir
 
 DB_NAME = "companion.db"
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -404,7 +404,7 @@ class Store:
         return seq
 
     def add_event(self, session_id: int, record: dict[str, Any]) -> int:
-        """Write one record (the :mod:`companion.io.records` format) and commit it at once. Returns its seq."""
+        """Write one record (the :mod:`companion.app.records` format) and commit it at once. Returns its seq."""
         start = self._start_of(session_id)
         seq = self._next_seq(session_id)
         t = float(record.get("t", 0.0))
@@ -541,7 +541,7 @@ def _practice_in_session(sid: int, items: list[tuple[str, str, str, dict]]) -> l
 
 
 class StoreOutput:
-    """An :class:`~companion.io.outputs.Output` writing every record into the store as it happens.
+    """An :class:`~companion.app.outputs.Output` writing every record into the store as it happens.
 
     On close the session is marked ended at ``started_at`` + the last record's
     ``t``, with the last ``finished`` record's reason; "interrupted" if there

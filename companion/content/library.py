@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from companion.content.locale import package_folder
 from companion.content.schema import Programme, Routine
 from companion.content.yamlsource import Problem, SourceDoc, field_name, read_yaml
 
@@ -40,13 +41,14 @@ class Library:
 def default_routine_dirs() -> list[Path]:
     """Where routine files are looked for, in order.
 
-    ``COMPANION_ROUTINES`` (a path list) wins; otherwise the ``routines/``
-    folder of the checkout this package was installed from.
+    ``COMPANION_ROUTINES`` (a path list) wins; otherwise the built-in
+    routines: the checkout's ``routines/`` folder, which ships inside the
+    wheel as ``companion.routines``.
     """
     env = os.environ.get("COMPANION_ROUTINES")
     if env:
         return [Path(p) for p in env.split(os.pathsep) if p]
-    return [Path(__file__).resolve().parents[2] / "routines"]
+    return [package_folder("companion.routines")]
 
 
 def expand_paths(paths: list[Path]) -> tuple[list[Path], list[Problem]]:

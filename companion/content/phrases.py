@@ -11,9 +11,10 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
+from companion.content.locale import data_file
+
 import yaml
 
-PHRASES_FILE = Path(__file__).parent / "phrases.yaml"
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,13 @@ class Phrases:
     say_again: str
 
 
+def load_phrases(path: Path | None = None) -> Phrases:
+    """The phrases of the language in use (or of the file at ``path``)."""
+    return _load_phrases(path or data_file("phrases.yaml"))
+
+
 @lru_cache(maxsize=4)
-def load_phrases(path: Path = PHRASES_FILE) -> Phrases:
+def _load_phrases(path: Path) -> Phrases:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     names = {f.name for f in fields(Phrases)}
     missing = sorted(names - set(data))

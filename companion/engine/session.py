@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from companion.care.pain import judge
+from companion.engine.pain import judge
 from companion.content.phrases import Phrases
 from companion.engine.cues import (Answered, Cue, ExerciseDone, ExerciseStarted, PainRecorded, PainStopped,
                                    QuestionRequested,

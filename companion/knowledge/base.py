@@ -15,12 +15,11 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from companion.content.locale import data_file
 from companion.content.library import expand_paths, validation_problems
 from companion.content.yamlsource import Problem, SourceDoc, field_name, read_yaml
 from companion.knowledge.schema import Entry, KnowledgeFile
 
-CONTENT_DIR = Path(__file__).resolve().parents[1] / "content"
-KNOWLEDGE_DIR = CONTENT_DIR / "knowledge"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -68,7 +67,7 @@ class KnowledgeBase:
 
 def load_knowledge(paths: list[Path] | None = None) -> KnowledgeBase:
     """Read every knowledge file under ``paths`` (default: the shipped folder) as one set."""
-    files, problems = expand_paths(paths if paths is not None else [KNOWLEDGE_DIR])
+    files, problems = expand_paths(paths if paths is not None else [data_file("knowledge")])
     kb = KnowledgeBase(problems=problems)
     question_owner: dict[str, str] = {}
     for path in files:
@@ -121,9 +120,9 @@ def check_knowledge(paths: list[Path] | None = None) -> list[Problem]:
     kb = load_knowledge(paths)
     problems = [*kb.problems, *_routine_links(kb)]
     if paths is None:
-        from companion.knowledge.redflags import REDFLAGS_FILE, load_redflags
-        from companion.knowledge.text import LEXICON_FILE, load_lexicon
+        from companion.knowledge.redflags import load_redflags
+        from companion.knowledge.text import load_lexicon
 
-        problems.extend(load_redflags(REDFLAGS_FILE).problems)
-        problems.extend(load_lexicon(LEXICON_FILE)[1])
+        problems.extend(load_redflags().problems)
+        problems.extend(load_lexicon()[1])
     return sorted(problems, key=lambda p: (p.file, p.line))

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from companion.content.locale import data_file
 from companion.content.yamlsource import Problem
 from companion.knowledge.schema import Pattern, RedFlagFile
 from companion.knowledge.text import Match, PhraseMap, PhraseSet, words
 
-REDFLAGS_FILE = Path(__file__).resolve().parents[1] / "content" / "redflags.yaml"
 
 _MASK = "_"
 
@@ -114,11 +114,11 @@ class LoadedRedFlags:
     problems: list[Problem] = field(default_factory=list)
 
 
-def load_redflags(path: Path = REDFLAGS_FILE) -> LoadedRedFlags:
+def load_redflags(path: Path | None = None) -> LoadedRedFlags:
     """Read and check the red-flag file: schema, concept names, and each flag's own examples."""
     from companion.knowledge.base import read_model
 
-    spec, doc = read_model(path, RedFlagFile)
+    spec, doc = read_model(path or data_file("redflags.yaml"), RedFlagFile)
     if spec is None:
         return LoadedRedFlags(None, doc.problems)
     problems: list[Problem] = []

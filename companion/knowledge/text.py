@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from companion.content.locale import data_file
 from companion.content.yamlsource import Problem
 from companion.knowledge.schema import Lexicon
 from companion.knowledge.stem import stem
-from companion.vocabulary import normalise
+from companion.language.vocabulary import normalise
 
-LEXICON_FILE = Path(__file__).resolve().parents[1] / "content" / "lexicon.yaml"
 
 
 def words(text: str) -> list[str]:
@@ -191,11 +191,11 @@ class Analyzer:
         return "none"
 
 
-def load_lexicon(path: Path = LEXICON_FILE) -> tuple[Lexicon | None, list[Problem]]:
+def load_lexicon(path: Path | None = None) -> tuple[Lexicon | None, list[Problem]]:
     """The retrieval lexicon, or None and its problems (``file:line: field: message``)."""
     from companion.knowledge.base import read_model
 
-    lexicon, doc = read_model(path, Lexicon)
+    lexicon, doc = read_model(path or data_file("lexicon.yaml"), Lexicon)
     return lexicon, doc.problems
 
 

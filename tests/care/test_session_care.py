@@ -8,13 +8,13 @@ import pytest
 
 from companion.care.profiles import CAREGIVER_PRESET, Profile
 from companion.care.screening import load_screening
-from companion.clock import VirtualClock
+from companion.engine.clock import VirtualClock
 from companion.content.phrases import load_phrases
 from companion.engine.plan import PlanBuilder
 from companion.engine.session import Session
-from companion.io.inputs import Heard
-from companion.runner import Runner
-from companion.vocabulary import load_vocabulary
+from companion.language.heard import Heard
+from companion.app.runner import Runner
+from companion.language.vocabulary import load_vocabulary
 from tests.conftest import Collector
 
 from companion.care.session_setup import Setup, care_for
@@ -138,7 +138,7 @@ def test_caregiver_pace_is_slower_but_holds_stay_in_range(library):
 
 
 def test_back_answers_where_it_hurts_instead_of_going_back(library):
-    from companion.speech.recognizer import Recognition
+    from companion.speech.ports import Recognition
 
     runner, out = care_session(library, "knees-to-chest", screen=False)
     session = runner.session

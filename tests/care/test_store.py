@@ -26,10 +26,10 @@ from companion.care.store import (
     default_db_path,
     open_store,
 )
-from companion.clock import VirtualClock
-from companion.io.inputs import Heard
-from companion.runner import Runner
-from companion.vocabulary import load_vocabulary
+from companion.engine.clock import VirtualClock
+from companion.language.heard import Heard
+from companion.app.runner import Runner
+from companion.language.vocabulary import load_vocabulary
 from tests.conftest import ROOT, make_session
 
 START = datetime(2024, 5, 6, 9, 0, tzinfo=timezone.utc)

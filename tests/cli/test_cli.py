@@ -140,7 +140,7 @@ def test_console_script_and_module_entry_points(tmp_path):
 
 
 def test_run_without_a_speaker_says_so_once_and_carries_on_in_text(capsys, monkeypatch, tmp_path):
-    from companion.speech import speaker
+    from companion.speech.tts import speaker
 
     def no_device(*args, **kwargs):
         raise speaker.SpeechUnavailable("no audio output device was found (test). Connect speakers")

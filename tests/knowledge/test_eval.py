@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from companion.knowledge.base import load_knowledge
-from companion.knowledge.evaluation import Metrics, evaluate, load_questions, report
+from bench.evaluation import Metrics, evaluate, load_questions, report
 from companion.knowledge.retrieval import default_answerer
 from tests.conftest import DATA
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from companion.speech import speaker as sp
+from companion.speech.tts import speaker as sp
 
 
 @pytest.fixture(scope="module")

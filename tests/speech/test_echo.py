@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from companion.speech import speaker as sp
-from companion.speech.speaker import DUCK_GAIN
-from companion.speech.echo import (LOOKAHEAD_SECONDS, READY_AFTER_SECONDS, EchoCancellerUnavailable, EchoCancellingSource,
+from companion.speech.tts import speaker as sp
+from companion.speech.tts.speaker import DUCK_GAIN
+from companion.speech.audio.echo import (LOOKAHEAD_SECONDS, READY_AFTER_SECONDS, EchoCancellerUnavailable, EchoCancellingSource,
                                    StreamResampler, WebRtcEchoCanceller, open_echo_canceller)
-from companion.speech.listener import FRAME_BYTES, Segmenter, split_frames
-from companion.speech.pocketsphinx_recognizer import PocketSphinxRecognizer
-from companion.speech.testset import EchoPath, Room, SteppedClock, add_noise, overlay, synthesize
-from companion.speech.understanding import Understanding
-from companion.speech.wavio import _pcm_array, _pcm_bytes, resample
-from companion.vocabulary import load_vocabulary
+from companion.speech.audio.segmenter import FRAME_BYTES, Segmenter, split_frames
+from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
+from bench.testset import EchoPath, Room, SteppedClock, add_noise, overlay, synthesize
+from companion.language.understanding import Understanding
+from companion.speech.audio.wav import _pcm_array, _pcm_bytes, resample
+from companion.language.vocabulary import load_vocabulary
 
 PLAY_RATE = 22050
 STEP = int(PLAY_RATE * FRAME_BYTES / 2 / 16000) * 2  # played bytes per 30 ms microphone frame
@@ -84,7 +84,7 @@ def test_a_persons_voice_passes_when_nothing_plays():
     cleaned = in_room(aec, b"", b"", said)
     assert abs(power_db(cleaned) - power_db(said[:len(cleaned)])) < 3
     vocabulary = load_vocabulary()
-    segmenter = Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")))
+    segmenter = Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")), vocabulary.meaning)
     heard = [u.recognition.text for f in split_frames(cleaned + bytes(16000)) if (u := segmenter.feed(f))]
     assert heard == ["stop now"]
 
@@ -205,7 +205,7 @@ def test_the_wrapped_microphone_keeps_its_lost_reason_and_closes():
 
 
 def test_without_livekit_it_says_so_and_what_that_means(monkeypatch):
-    import companion.speech.echo as echo
+    import companion.speech.audio.echo as echo
 
     def missing():
         raise EchoCancellerUnavailable("the livekit package is missing. Fix: pip install livekit")
@@ -225,7 +225,7 @@ WALL_CUES = ["Stand with your back to a wall. Let your upper back, your shoulder
 def test_its_own_voice_through_the_canceller_triggers_nothing(tts):
     """Self-echo with the canceller: every cue comes back through the room; nothing is acted on."""
     vocabulary = load_vocabulary()
-    segmenter = Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")))
+    segmenter = Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")), vocabulary.meaning)
     aec = canceller()
     understanding = Understanding(vocabulary, echo_cancelled=aec.ready)
     acted, heard_raw, heard_cleaned = [], 0, 0
@@ -251,7 +251,7 @@ def test_its_own_voice_through_the_canceller_triggers_nothing(tts):
 def stops_understood(tts, aec, duck: bool) -> int:
     """A person says "stop now" over each long cue; how many times the session would stop or pause."""
     vocabulary = load_vocabulary()
-    segmenter = Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")))
+    segmenter = Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")), vocabulary.meaning)
     understanding = Understanding(vocabulary, echo_cancelled=aec.ready if aec else lambda: False)
     volume = [1.0]
     if duck:  # as LiveIO wires it: quieter while someone talks over the companion

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from companion.speech.endpointing import VoiceActivity, settled_phrases
-from companion.speech.testset import add_noise
-from companion.vocabulary import load_vocabulary
+from companion.speech.audio.endpointing import VoiceActivity, settled_phrases
+from bench.testset import add_noise
+from companion.language.vocabulary import load_vocabulary
 
 
 def test_a_phrase_is_settled_when_every_longer_phrase_means_the_same():
@@ -29,8 +29,8 @@ def test_the_real_grammars_settle_stop_and_the_answers():
 
 
 def test_quiet_is_not_speech_and_a_word_starts_with_its_pre_roll():
-    from companion.speech.listener import split_frames
-    from companion.speech.testset import synthesize
+    from companion.speech.audio.segmenter import split_frames
+    from bench.testset import synthesize
 
     activity = VoiceActivity()
     quiet = add_noise(b"\0" * 32000, 0, seed=1, signal_power=16.0)

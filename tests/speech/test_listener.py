@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import queue
 
-from companion.clock import RealClock
+from companion.engine.clock import RealClock
 from companion.engine.events import Command
-from companion.io.inputs import Heard
-from companion.runner import Runner
-from companion.speech.listener import FRAME_BYTES, Listener, Segmenter, split_frames
-from companion.speech.recognizer import Recognition
-from companion.speech.testset import add_noise
-from companion.vocabulary import load_vocabulary
+from companion.language.heard import Heard
+from companion.app.runner import Runner
+from companion.speech.audio.segmenter import FRAME_BYTES, Segmenter, split_frames
+from companion.speech.listener import Listener
+from companion.speech.ports import AudioSource, Recognition, Recognizer
+from bench.testset import add_noise
+from companion.language.vocabulary import load_vocabulary
 from tests.conftest import Collector, make_session
 
 
-class ScriptedRecognizer:
+class ScriptedRecognizer(Recognizer):
     """Says it heard ``text`` for every utterance; records what it was fed."""
 
     name = "scripted"
@@ -40,7 +41,7 @@ def tone_burst(seconds: float) -> bytes:
     """A spoken word (the VAD listens for speech, not tones); ``seconds`` is ignored beyond choosing it."""
     import pytest
 
-    from companion.speech.testset import EspeakUnavailable, synthesize
+    from bench.testset import EspeakUnavailable, synthesize
 
     try:
         return synthesize("pause for a moment please" if seconds > 0.6 else "yes")
@@ -50,7 +51,7 @@ def tone_burst(seconds: float) -> bytes:
 
 def test_one_utterance_between_quiet_parts_gives_one_result():
     recognizer = ScriptedRecognizer("pause")
-    segmenter = Segmenter(recognizer)
+    segmenter = Segmenter(recognizer, load_vocabulary().meaning)
     quiet = add_noise(b"\0" * 16000, 0, seed=1, signal_power=16.0)
     speech = tone_burst(0.8)
     results = [u for f in split_frames(quiet + speech + quiet) if (u := segmenter.feed(f))]
@@ -62,7 +63,7 @@ def test_one_utterance_between_quiet_parts_gives_one_result():
 
 def test_grammar_changes_apply_from_the_next_utterance():
     recognizer = ScriptedRecognizer("yes")
-    segmenter = Segmenter(recognizer)
+    segmenter = Segmenter(recognizer, load_vocabulary().meaning)
     segmenter.use_phrases(["yes", "no"])
     quiet = add_noise(b"\0" * 16000, 0, seed=1, signal_power=16.0)
     for frame in split_frames(quiet + tone_burst(0.5) + quiet):
@@ -74,7 +75,7 @@ def test_grammar_changes_apply_from_the_next_utterance():
     assert recognizer.phrases is None
 
 
-class UnpluggedMicrophone:
+class UnpluggedMicrophone(AudioSource):
     """Delivers a little quiet, then stops as a microphone does when it is pulled out."""
 
     lost = None
@@ -95,7 +96,11 @@ def test_unplugging_the_microphone_pauses_the_session(library):
     def lost(reason: str) -> None:
         inbox.put(Heard(runner.clock.now(), reason, "device-lost"))
 
-    listener = Listener(UnpluggedMicrophone(), ScriptedRecognizer(""), runner.clock, inbox, on_lost=lost)
+    def heard(at, recognition, over_speech) -> None:
+        inbox.put(Heard(at, recognition.text, "voice", recognition, over_speech=over_speech))
+
+    listener = Listener(UnpluggedMicrophone(), ScriptedRecognizer(""), runner.clock, heard,
+                        load_vocabulary().meaning, on_lost=lost)
     listener.start()
     listener.join(timeout=5)
     inbox.put(Heard(0.5, "stop", "keyboard"))  # end the test session after the pause
@@ -114,8 +119,16 @@ class PartialRecognizer(ScriptedRecognizer):
 
     def __init__(self, text: str, partial: str | None = None):
         super().__init__(text)
-        self.partial = text if partial is None else partial
+        self._partial = text if partial is None else partial
         self.phrases = ["stop", "stop now", "go on", "go back", "yes"]
+
+    @property
+    def partial(self) -> str:
+        return self._partial
+
+    @partial.setter
+    def partial(self, text: str) -> None:
+        self._partial = text
 
 
 def _frames_until_result(segmenter: Segmenter, pcm: bytes) -> tuple[list, int]:
@@ -169,11 +182,11 @@ def test_free_speech_waits_through_pauses_inside_a_sentence():
     quiet = add_noise(b"\0" * 32000, 0, seed=1, signal_power=16.0)
     pause = add_noise(b"\0" * int(0.4 * 32000), 0, seed=2, signal_power=16.0)
     word = tone_burst(0.5)
-    segmenter = Segmenter(ScriptedRecognizer("why do my legs tingle"))
+    segmenter = Segmenter(ScriptedRecognizer("why do my legs tingle"), load_vocabulary().meaning)
     segmenter.use_phrases(None)
     results, _ = _frames_until_result(segmenter, quiet + word + pause + word + quiet)
     assert len(results) == 1
-    commands = Segmenter(ScriptedRecognizer("yes"))
+    commands = Segmenter(ScriptedRecognizer("yes"), load_vocabulary().meaning)
     results, _ = _frames_until_result(commands, quiet + word + pause + word + quiet)
     assert len(results) == 2
 
@@ -214,20 +227,18 @@ class FakeSounddevice:
 def _fake_sounddevice(monkeypatch, mode: str) -> FakeSounddevice:
     import sys
 
-    from companion.speech import listener
+    from companion.speech.audio import microphone
 
     fake = FakeSounddevice(mode)
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
-    monkeypatch.setattr(listener, "OPEN_TIMEOUT", 0.2)
+    monkeypatch.setattr(microphone, "OPEN_TIMEOUT", 0.2)
     return fake
 
 
 def test_no_input_device_says_what_is_missing_and_how_to_go_on(monkeypatch):
     import pytest
 
-    from companion.speech.listener import MicrophoneUnavailable
-
-    from companion.speech.listener import Microphone
+    from companion.speech.audio.microphone import Microphone, MicrophoneUnavailable
 
     _fake_sounddevice(monkeypatch, "none")
     with pytest.raises(MicrophoneUnavailable, match="no microphone was found .* --keyboard"):
@@ -239,7 +250,7 @@ def test_a_sound_server_that_never_answers_does_not_hang_the_companion(monkeypat
 
     import pytest
 
-    from companion.speech.listener import Microphone, MicrophoneUnavailable
+    from companion.speech.audio.microphone import Microphone, MicrophoneUnavailable
 
     fake = _fake_sounddevice(monkeypatch, "hang-open")
     started = time.monotonic()
@@ -252,7 +263,7 @@ def test_a_sound_server_that_never_answers_does_not_hang_the_companion(monkeypat
 def test_closing_a_stuck_device_returns_promptly(monkeypatch):
     import time
 
-    from companion.speech.listener import Microphone
+    from companion.speech.audio.microphone import Microphone
 
     fake = _fake_sounddevice(monkeypatch, "hang-close")
     microphone = Microphone()

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from companion.speech.testset import EspeakUnavailable, add_noise, pad, synthesize
+from bench.testset import EspeakUnavailable, add_noise, pad, synthesize
 
 
 def spoken(text: str) -> bytes:

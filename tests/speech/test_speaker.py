@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from companion.speech import speaker as sp
+from companion.speech.tts import speaker as sp
 from tests.speech.fakes import FakeStream
 
 

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from companion.clock import VirtualClock
-from companion.io.devices import grammar_for
-from companion.io.inputs import Heard
-from companion.runner import Runner
-from companion.speech import speaker as sp
-from companion.speech.listener import Segmenter, split_frames
-from companion.speech.pocketsphinx_recognizer import PocketSphinxRecognizer
-from companion.speech.recognizer import Recognition
-from companion.speech.testset import add_noise, pad
-from companion.speech.understanding import Understanding
-from companion.speech.wavio import _pcm_array, _pcm_bytes, resample
-from companion.vocabulary import load_vocabulary
+from companion.engine.clock import VirtualClock
+from companion.language.grammars import grammar_for
+from companion.language.heard import Heard
+from companion.app.runner import Runner
+from companion.speech.tts import speaker as sp
+from companion.speech.audio.segmenter import Segmenter, split_frames
+from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
+from companion.speech.ports import Recognition
+from bench.testset import add_noise, pad
+from companion.language.understanding import Understanding
+from companion.speech.audio.wav import _pcm_array, _pcm_bytes, resample
+from companion.language.vocabulary import load_vocabulary
 from tests.conftest import Collector, make_session
 from tests.speech.fakes import FakeStream
 
@@ -34,7 +34,7 @@ from tests.speech.fakes import FakeStream
 @pytest.fixture(scope="module")
 def ears():
     vocabulary = load_vocabulary()
-    return vocabulary, Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")))
+    return vocabulary, Segmenter(PocketSphinxRecognizer(vocabulary.grammar("commands")), vocabulary.meaning)
 
 
 def speak(tts, text: str) -> bytes:

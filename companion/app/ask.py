@@ -1,0 +1,45 @@
+"""``companion ask`` without a typed question: hear one spoken question, and speak the answer."""
+
+from __future__ import annotations
+
+import sys
+
+from companion.app import devices
+from companion.language.vocabulary import load_vocabulary
+from companion.speech.audio.microphone import MicrophoneUnavailable
+from companion.speech.audio.segmenter import Segmenter
+from companion.speech.ports import RecognizerUnavailable
+
+
+def listen_for_question(seconds: float = 15.0) -> str:
+    """One spoken question from the microphone (free speech), or "" with the reason on stderr."""
+    try:
+        recognizer = devices.make_recognizer(["question"])
+        microphone = devices.open_microphone()
+    except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
+        print(f"Cannot listen: {exc}", file=sys.stderr)
+        return ""
+    segmenter = Segmenter(recognizer, load_vocabulary().meaning)
+    segmenter.use_phrases(None)  # free speech, with the longer hangover people need mid-sentence
+    print("Listening: ask your question.", file=sys.stderr)
+    try:
+        for utterance in devices.utterances(microphone, segmenter, seconds):
+            if utterance.recognition.text:
+                print(f"Heard: {utterance.recognition.text}", file=sys.stderr)
+                return utterance.recognition.text
+    finally:
+        microphone.close()
+    print("I did not hear a question.", file=sys.stderr)
+    return ""
+
+
+def speak(text: str) -> None:
+    """Speak ``text`` and wait for it; if speech is unavailable, say why once (on stderr)."""
+    speaker, problem = devices.open_speaker()
+    if speaker is None:
+        print(problem, file=sys.stderr)
+        return
+    try:
+        speaker.write({"kind": "say", "text": text})
+    finally:
+        speaker.close()

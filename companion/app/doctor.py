@@ -1,0 +1,462 @@
+"""``companion doctor``: what works on this computer, what does not, and the command that fixes it.
+
+Every check returns one :class:`Result` (OK, PROBLEM or NOTE, what it found, the
+fix). A check that fails in an unexpected way becomes a PROBLEM line saying so;
+the doctor never shows a traceback.
+
+Only a few things are *essential*: the routine files, the command words and the
+spoken phrases. Without them no session can start, and the exit code is 1.
+Everything about sound (espeak-ng, PortAudio, devices, recognisers) is reported
+but is not essential: with no speech the companion prints its cues, and with no
+microphone it reads typed commands, so the exit code stays 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Sequence
+
+OK, PROBLEM, NOTE = "OK", "PROBLEM", "NOTE"
+EXIT_OK, EXIT_PROBLEM, EXIT_INTERRUPTED = 0, 1, 130
+
+FIX_ESPEAK = "sudo apt-get install libespeak-ng1"
+FIX_ECHO = "pip install livekit"
+FIX_ESPEAK_DATA = "sudo apt-get install espeak-ng-data"
+FIX_PYTTSX3 = "pip install pyttsx3"
+FIX_PORTAUDIO = "sudo apt-get install libportaudio2"
+FIX_SOUNDDEVICE = "pip install sounddevice"
+FIX_POCKETSPHINX = "pip install pocketsphinx"
+FIX_POCKETSPHINX_MODEL = "pip install --force-reinstall pocketsphinx"
+FIX_VOSK = "pip install vosk"
+FIX_VOSK_BROKEN = "pip install --force-reinstall vosk"
+FIX_VOSK_MODEL = "companion models download vosk-model-small-en-us-0.15"
+FIX_ALSA_UTILS = "sudo apt-get install alsa-utils"
+FIX_CHECK = "companion check"
+LIST_DEVICES = "python3 -m sounddevice"
+# The fake sound device for a machine with no sound card, as measured in
+# /work/shared/notes/audio-on-this-machine.md: ALSA's default device routes to
+# PulseAudio, whose null sink plays into nothing and records from fake.monitor.
+HEADLESS_AUDIO = (
+    "sudo apt-get install pulseaudio pulseaudio-utils libasound2-plugins && "
+    "pulseaudio -n --daemonize=no --exit-idle-time=-1 --load=module-native-protocol-unix "
+    "--load=\"module-null-sink sink_name=fake rate=16000 channels=1\" &"
+)
+OUTPUT_RATE = 22050  # what the speaker plays (espeak-ng writes 22050 Hz)
+INPUT_RATE = 16000  # what the recognisers take
+
+
+@dataclass(frozen=True)
+class Result:
+    """One line of the report. ``fix`` may hold several lines (alternatives), or None."""
+
+    check: str
+    status: str  # OK | PROBLEM | NOTE
+    detail: str
+    fix: str | None = None
+    essential: bool = False  # a PROBLEM here means no session can start
+
+    def as_json(self) -> dict[str, Any]:
+        return {"check": self.check, "status": self.status, "detail": self.detail, "fix": self.fix}
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# -- loaders (tests replace these) ------------------------------------------------
+
+
+def load_sounddevice() -> ModuleType:
+    """``import sounddevice``: raises OSError when the PortAudio library is missing."""
+    import sounddevice
+
+    return sounddevice
+
+
+def load_pyttsx3() -> ModuleType:
+    import pyttsx3
+
+    return pyttsx3
+
+
+# -- content (essential) --------------------------------------------------------
+
+
+def check_routines(routine_dirs: Sequence[Path] | None = None) -> Result:
+    from companion.content.library import load_library
+
+    lib = load_library(list(routine_dirs) if routine_dirs else None)
+    if lib.problems:
+        first = str(lib.problems[0])
+        return Result("routines", PROBLEM,
+                      f"the routine files have {len(lib.problems)} problem(s), so no session can start "
+                      f"(first: {first})", FIX_CHECK + "   (lists every problem as file:line; fix them, then re-run)",
+                      essential=True)
+    if not lib.routines:
+        return Result("routines", PROBLEM, "no routine files were found, so no session can start",
+                      "set COMPANION_ROUTINES to a folder of routine files, or run from a full checkout; "
+                      "then: " + FIX_CHECK, essential=True)
+    return Result("routines", OK, f"{len(lib.routines)} routines and {len(lib.programmes)} programmes load "
+                                  "without problems")
+
+
+def check_words() -> Result:
+    from companion.content.phrases import load_phrases
+    from companion.language.vocabulary import load_vocabulary
+
+    vocabulary = load_vocabulary()
+    load_phrases()
+    return Result("vocabulary", OK, f"the command words ({len(vocabulary.all_phrases())} phrases) and "
+                                    "the companion's spoken phrases load")
+
+
+def check_data_dir() -> Result:
+    from companion.content.datadir import data_dir
+
+    folder = data_dir()
+    other_home = "export COMPANION_HOME=\"$HOME/companion-data\"   (or any folder you can write to)"
+    if folder.exists():
+        if not folder.is_dir():
+            return Result("data-dir", PROBLEM, f"{folder} is a file, not a folder: sessions run but are not "
+                                               "logged", f"mv {folder} {folder}.old\n{other_home}")
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-", delete=True) as probe:
+                probe.write(b"ok")
+                probe.flush()
+        except OSError as exc:
+            return Result("data-dir", PROBLEM,
+                          f"cannot write in {folder} ({exc.strerror or exc}): sessions run but are not logged",
+                          f"sudo chown -R \"$USER\" {folder} && chmod 700 {folder}\n{other_home}")
+        return Result("data-dir", OK, f"{folder} is writable (session logs go to {folder / 'sessions'})")
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+        return Result("data-dir", OK, f"{folder} does not exist yet; it will be created for the first "
+                                      "session log")
+    return Result("data-dir", PROBLEM,
+                  f"{folder} does not exist and cannot be created ({parent} is not a writable folder): "
+                  "sessions run but are not logged", f"mkdir -p {folder}\n{other_home}")
+
+
+# -- speech out -------------------------------------------------------------------
+
+
+def check_espeak() -> Result:
+    try:
+        pyttsx3 = load_pyttsx3()
+    except ImportError as exc:
+        return Result("espeak-ng", PROBLEM, f"pyttsx3 is not installed ({exc}): the companion will print its "
+                                            "cues instead of speaking them", FIX_PYTTSX3)
+    from companion.speech.tts.speaker import _quiet_driver, synthesise
+
+    _quiet_driver()
+    began = time.perf_counter()
+    try:
+        engine = pyttsx3.init()
+    except Exception as exc:  # noqa: BLE001 - pyttsx3 raises many kinds here
+        return Result("espeak-ng", PROBLEM,
+                      f"the espeak-ng speech library could not be loaded ({_reason(exc)}): the companion will "
+                      "print its cues instead of speaking them", FIX_ESPEAK)
+    init_ms = (time.perf_counter() - began) * 1000
+    voices = list(engine.getProperty("voices") or [])
+    english = [v for v in voices if _is_english(v)]
+    if not english:
+        return Result("espeak-ng", PROBLEM, f"espeak-ng loaded but has no English voice ({len(voices)} voices in "
+                                            "all): speech would not be understandable", FIX_ESPEAK_DATA)
+    names = ", ".join(sorted(str(v.id).split("/")[-1] for v in english)[:4])
+    with tempfile.TemporaryDirectory(prefix="companion-doctor-") as tmp:
+        began = time.perf_counter()
+        try:
+            frames = synthesise(engine, "Stand with your back to a wall.", Path(tmp) / "test.wav")
+        except Exception as exc:  # noqa: BLE001 - a RuntimeError, or the driver's own errors
+            return Result("espeak-ng", PROBLEM, f"espeak-ng loaded ({len(english)} English voices) but could not "
+                                                f"synthesise a test sentence ({_reason(exc)})",
+                          "sudo apt-get install --reinstall libespeak-ng1 espeak-ng-data")
+        synth_ms = (time.perf_counter() - began) * 1000
+    seconds = len(frames) / 2 / OUTPUT_RATE
+    return Result("espeak-ng", OK, f"pyttsx3 speaks with espeak-ng: {len(english)} English voices ({names}, ...); "
+                                   f"init {init_ms:.0f} ms, a {seconds:.1f} s test sentence in {synth_ms:.0f} ms")
+
+
+def _is_english(voice: Any) -> bool:
+    languages = [lang.decode("ascii", "replace") if isinstance(lang, bytes) else str(lang)
+                 for lang in (getattr(voice, "languages", None) or [])]
+    ident = str(getattr(voice, "id", ""))
+    return (any(lang.lower().lstrip("\x05").startswith("en") for lang in languages)
+            or ident.split("/")[-1].lower().startswith("en"))
+
+
+def check_portaudio() -> tuple[Result, ModuleType | None]:
+    try:
+        sd = load_sounddevice()
+    except OSError as exc:
+        return Result("portaudio", PROBLEM, f"the PortAudio sound library is missing ({exc}): no sound out or in; "
+                                            "the companion will print its cues and read typed commands",
+                      FIX_PORTAUDIO), None
+    except ImportError as exc:
+        return Result("portaudio", PROBLEM, f"the sounddevice package is not installed ({exc}): no sound out or "
+                                            "in", FIX_SOUNDDEVICE), None
+    try:
+        version = sd.get_portaudio_version()[1]
+    except Exception:  # noqa: BLE001 - only used for the report
+        version = "version unknown"
+    return Result("portaudio", OK, f"sounddevice {getattr(sd, '__version__', '?')} with {version}"), sd
+
+
+def _device_fix(what: str) -> str:
+    return (f"connect {what}, then see what is found: {LIST_DEVICES}\n"
+            f"headless machine (a fake device for testing): {HEADLESS_AUDIO}")
+
+
+def check_device(sd: ModuleType | None, kind: str) -> Result:
+    """``kind`` is "output" or "input": is there a default device, and does a stream open on it?"""
+    name = f"{kind}-device"
+    if kind == "output":
+        fallback = "the companion will print its cues instead of speaking them"
+        what = "speakers or headphones"
+    else:
+        fallback = "voice commands are off; type them instead (companion run ID --keyboard)"
+        what = "a microphone (or a headset)"
+    if sd is None:
+        return Result(name, PROBLEM, f"cannot look for an audio {kind} device without PortAudio: {fallback}",
+                      FIX_PORTAUDIO)
+    try:
+        device = sd.query_devices(kind=kind)
+    except Exception as exc:  # noqa: BLE001 - PortAudioError or ValueError both mean "no device"
+        return Result(name, PROBLEM, f"no audio {kind} device was found ({_reason(exc)}): {fallback}",
+                      _device_fix(what))
+    label = f"'{device.get('name', '?')}'" if isinstance(device, dict) else "the default device"
+    stream_class = sd.RawOutputStream if kind == "output" else sd.RawInputStream
+    rate = OUTPUT_RATE if kind == "output" else INPUT_RATE
+    try:
+        stream = stream_class(samplerate=rate, channels=1, dtype="int16")
+        stream.close()
+    except Exception as exc:  # noqa: BLE001
+        return Result(name, PROBLEM, f"the {kind} device {label} was found but a {rate} Hz mono stream cannot be "
+                                     f"opened on it ({_reason(exc)}): {fallback}",
+                      f"close other programs using it, or choose another default device; see: {LIST_DEVICES}")
+    return Result(name, OK, f"{label} opens a {rate} Hz mono {kind} stream")
+
+
+# -- speech in --------------------------------------------------------------------
+
+
+def check_pocketsphinx() -> Result:
+    try:
+        import pocketsphinx
+    except ImportError as exc:
+        return Result("pocketsphinx", PROBLEM, f"PocketSphinx is not installed ({exc}): no offline English "
+                                               "recogniser without a download; type commands instead",
+                      FIX_POCKETSPHINX)
+    from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
+    from companion.speech.ports import RecognizerUnavailable
+    from companion.language.vocabulary import load_vocabulary
+
+    phrases = load_vocabulary().grammar()
+    began = time.perf_counter()
+    try:
+        recognizer = PocketSphinxRecognizer(phrases)
+    except RecognizerUnavailable as exc:
+        message = str(exc)
+        detail, _, fix = message.partition(" Fix: ")
+        return Result("pocketsphinx", PROBLEM, detail.rstrip("."), fix or FIX_POCKETSPHINX_MODEL)
+    seconds = time.perf_counter() - began
+    version = getattr(pocketsphinx, "__version__", "") or _package_version("pocketsphinx")
+    unusable = recognizer.unusable_phrases
+    words = (f"{len(phrases) - len(unusable)} of {len(phrases)} command phrases usable"
+             + (f" (not in its dictionary: {', '.join(unusable[:5])})" if unusable else ""))
+    return Result("pocketsphinx", OK, f"PocketSphinx {version}: embedded US English model loaded in "
+                                      f"{seconds:.2f} s; {words}")
+
+
+def check_echo_canceller() -> Result:
+    """WebRTC's echo canceller (livekit): without it, a stop said over the companion's voice rarely counts."""
+    from companion.speech.audio.echo import EchoCancellerUnavailable, WebRtcEchoCanceller
+
+    try:
+        canceller = WebRtcEchoCanceller()
+        canceller.clean(bytes(960))  # the native library really processes audio
+    except EchoCancellerUnavailable as exc:
+        return Result("echo-canceller", PROBLEM, f"{str(exc).partition(' Fix: ')[0]}: while the companion "
+                      "speaks, only a clearly heard stop counts", FIX_ECHO)
+    except Exception as exc:  # noqa: BLE001 - a broken native library
+        return Result("echo-canceller", PROBLEM, f"WebRTC's audio processing failed to run ({exc})",
+                      "pip install --force-reinstall livekit")
+    return Result("echo-canceller", OK, f"WebRTC AEC3 (livekit {_package_version('livekit')}): the companion's "
+                                        "own voice is taken out of what the microphone hears")
+
+
+def _package_version(name: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def check_vosk() -> Result:
+    try:
+        import vosk
+    except ImportError as exc:
+        return Result("vosk", PROBLEM, f"the vosk package is not installed ({exc})", FIX_VOSK)
+    except OSError as exc:
+        return Result("vosk", PROBLEM, f"the vosk package cannot load its library ({exc})", FIX_VOSK_BROKEN)
+    from companion.speech.models import _megabytes, installed_models, models_dir
+
+    directory = models_dir()
+    found = installed_models(directory)
+    real = [m for m in found if not m.fixture]
+    fixtures = [m for m in found if m.fixture]
+    usable, fixed_graph = [], []
+    for model in real:
+        graph = model.path / "graph"
+        (fixed_graph if (graph / "HCLG.fst").is_file() and not (graph / "HCLr.fst").is_file() else usable).append(model)
+    version = getattr(vosk, "__version__", "") or _package_version("vosk")
+    parts = []
+    if usable:
+        parts.append("models: " + ", ".join(f"{m.name} ({_megabytes(m.size)})" for m in usable))
+    if fixed_graph:
+        parts.append("cannot be limited to a phrase list (a big model; use a small one): "
+                     + ", ".join(m.name for m in fixed_graph))
+    if fixtures:
+        parts.append("; ".join(f"{m.name} at {m.path} is a test fixture only, never used for listening"
+                               for m in fixtures))
+    extra = ("; " + "; ".join(parts)) if parts else ""
+    if usable:
+        return Result("vosk", OK, f"vosk {version} in {directory}{extra}")
+    return Result("vosk", NOTE, f"vosk {version} is installed but no usable model is in {directory} "
+                                f"(optional: PocketSphinx needs no download){extra}", FIX_VOSK_MODEL)
+
+
+# -- tools ------------------------------------------------------------------------
+
+
+def check_aplay() -> Result:
+    path = shutil.which("aplay")
+    if path:
+        return Result("aplay", OK, f"alsa-utils is installed ({path}; 'aplay -l' lists sound cards)")
+    return Result("aplay", NOTE, "aplay (alsa-utils) is not installed: the companion does not need it (it plays "
+                                 "through PortAudio), but 'aplay -l' is the quickest way to list sound cards",
+                  FIX_ALSA_UTILS)
+
+
+# -- running them all -------------------------------------------------------------
+
+
+def _guarded(name: str, check: Callable[[], Result], essential: bool = False) -> Result:
+    try:
+        return check()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the doctor never shows a traceback
+        return Result(name, PROBLEM, f"this check itself failed ({_reason(exc)})",
+                      "please report this message" + (f"; then run: {FIX_CHECK}" if essential else ""),
+                      essential=essential)
+
+
+def run_checks(routine_dirs: Sequence[Path] | None = None) -> list[Result]:
+    results = [
+        _guarded("routines", lambda: check_routines(routine_dirs), essential=True),
+        _guarded("vocabulary", check_words, essential=True),
+        _guarded("data-dir", check_data_dir),
+        _guarded("espeak-ng", check_espeak),
+    ]
+    holder: dict[str, ModuleType | None] = {"sd": None}
+
+    def portaudio() -> Result:
+        result, holder["sd"] = check_portaudio()
+        return result
+
+    results.append(_guarded("portaudio", portaudio))
+    results.append(_guarded("output-device", lambda: check_device(holder["sd"], "output")))
+    results.append(_guarded("input-device", lambda: check_device(holder["sd"], "input")))
+    results.append(_guarded("pocketsphinx", check_pocketsphinx))
+    results.append(_guarded("vosk", check_vosk))
+    results.append(_guarded("echo-canceller", check_echo_canceller))
+    results.append(_guarded("aplay", check_aplay))
+    return results
+
+
+def exit_code(results: Sequence[Result]) -> int:
+    return EXIT_PROBLEM if any(r.essential and r.status == PROBLEM for r in results) else EXIT_OK
+
+
+def _ok(results: Sequence[Result], *names: str) -> bool:
+    by_name = {r.check: r for r in results}
+    return all(by_name.get(n) is not None and by_name[n].status == OK for n in names)
+
+
+def summary(results: Sequence[Result]) -> str:
+    if exit_code(results) != EXIT_OK:
+        return ("Something essential is broken (marked 'essential' above): sessions cannot start until it is "
+                "fixed.")
+    speech_out = _ok(results, "espeak-ng", "portaudio", "output-device")
+    listening = _ok(results, "portaudio", "input-device") and (
+        _ok(results, "pocketsphinx") or _ok(results, "vosk"))
+    out_text = "on" if speech_out else "off (cues are printed)"
+    in_text = "possible" if listening else "off (type commands with --keyboard)"
+    return f"Text mode works. Speech out: {out_text}. Voice commands: {in_text}."
+
+
+def render_text(results: Sequence[Result]) -> str:
+    width = max(len(r.check) for r in results)
+    lines = []
+    for r in results:
+        detail = r.detail + (" [essential]" if r.essential and r.status == PROBLEM else "")
+        lines.append(f"{r.status:<7}  {r.check:<{width}}  {detail}")
+        if r.fix:
+            indent = " " * (7 + 2 + width + 2)
+            fix_lines = r.fix.splitlines()
+            lines.append(f"{indent}fix: {fix_lines[0]}")
+            lines.extend(f"{indent}     {line}" for line in fix_lines[1:])
+    lines.append("")
+    lines.append(summary(results))
+    return "\n".join(lines)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    routines = getattr(args, "routines", None)
+    try:
+        results = run_checks([Path(p) for p in routines] if routines else None)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if getattr(args, "json", False):
+        print(json.dumps([r.as_json() for r in results], indent=2))
+    else:
+        print(render_text(results))
+    return exit_code(results)
+
+
+def add_doctor_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``companion doctor [--json]`` on the main parser's subcommands."""
+    parser = sub.add_parser("doctor", help="check speech, sound devices, recognisers and routine files; "
+                                           "print the command that fixes each problem")
+    parser.add_argument("--json", action="store_true",
+                        help='print a JSON list of {"check", "status", "detail", "fix"}')
+    parser.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m companion.app.doctor [--json]`` (the same as ``companion doctor``)."""
+    parser = argparse.ArgumentParser(prog="companion")
+    add_doctor_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["doctor", *(argv if argv is not None else sys.argv[1:])])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""``companion ask [--json] [--text] ["QUESTION"]``: answer one back-care question.
+
+The answer is printed and, unless ``--text``, spoken (when speech cannot work
+here it says once why, and carries on in text, as sessions do); with no
+question it listens for one (:mod:`companion.app.ask`). ``--json`` prints exactly ``{"answer", "known", "urgent", "topic",
+"score", "sources"}`` on one line, so scripts and tests can rely on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from companion.app import ask as spoken
+from companion.knowledge.retrieval import TreatmentReminder, default_answerer
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+def add_ask_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    """Register ``ask`` on the main parser's sub-commands."""
+    p = sub.add_parser("ask", help="answer a question about back and neck care (red flags are checked first)")
+    p.add_argument("question", nargs="*", metavar="QUESTION",
+                   help='the question, e.g. "how should I pick up a heavy box" (quotes optional)')
+    p.add_argument("--json", action="store_true",
+                   help='print {"answer", "known", "urgent", "topic", "score", "sources"} as JSON')
+    p.add_argument("--text", action="store_true", help="print only; do not speak")
+    p.set_defaults(func=cmd_ask)
+    return p
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    question = " ".join(args.question).strip()
+    try:
+        answerer = default_answerer()
+    except RuntimeError as exc:  # broken knowledge files: say so, like `run` does for routines
+        print(f"{exc}", file=sys.stderr)
+        return EXIT_PROBLEM
+    if not question:
+        question = spoken.listen_for_question()
+    if not question:
+        print(answerer.replies.listening_needs_voice, file=sys.stderr)
+        return EXIT_USAGE
+    answer = answerer.ask(question)
+    # One `ask` is one conversation: a treatment answer carries the reminder.
+    said = TreatmentReminder(answerer.replies.treatment_reminder).text(answer)
+    if args.json:
+        record = answer.to_json()
+        record["answer"] = said
+        print(json.dumps(record))
+    else:
+        print(said)
+        if answer.known and answer.sources and not answer.urgent:
+            lines = ", ".join(dict.fromkeys(s["lines"] for s in answer.sources))
+            print(f"(Source: back-pain-articles.txt, lines {lines}.)")
+    if not args.text:
+        spoken.speak(said)
+    return EXIT_OK

@@ -1,0 +1,100 @@
+"""``companion listen``: decode WAV files, or the microphone, and say what was understood."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from companion.app import devices
+from companion.language.understanding import Understanding
+from companion.language.vocabulary import load_vocabulary
+from companion.speech.asr.registry import ENGINES, make_recognizer
+from companion.speech.audio.microphone import MicrophoneUnavailable
+from companion.speech.audio.segmenter import Segmenter
+from companion.speech.audio.wav import load_wav_16k
+from companion.speech.ports import Recognition, Recognizer, RecognizerUnavailable, decode
+
+
+def describe(path: str, result: Recognition, understanding: Understanding) -> dict[str, Any]:
+    """One result in the ``--json`` contract: file, text, command (None when rejected), confidence, decode_ms."""
+    decision = understanding.decide(result)
+    return {"file": path, "text": result.text, "command": decision.label, "decision": decision.kind,
+            "confidence": round(result.confidence, 4), "decode_ms": result.decode_ms, "engine": result.engine}
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    vocabulary = load_vocabulary()
+    try:
+        recognizer = make_recognizer(vocabulary.grammar(), args.engine, Path(args.model) if args.model else None)
+    except RecognizerUnavailable as exc:
+        print(f"Cannot listen: {exc}", file=sys.stderr)
+        return 1
+    understanding = Understanding(vocabulary)
+    if args.wav:
+        return _files(args, recognizer, understanding)
+    return _microphone(args, recognizer, understanding)
+
+
+def _print(row: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(row), flush=True)
+    else:
+        heard = row["text"] or "(nothing in the grammar)"
+        meaning = row["command"] or "rejected"
+        if row["decision"] == "confirm":
+            meaning += " (unsure: it would ask first)"
+        print(f"{row['file']}: heard {heard!r} -> {meaning} "
+              f"(confidence {row['confidence']:.2f}, {row['decode_ms']:.0f} ms)", flush=True)
+
+
+def _files(args: argparse.Namespace, recognizer: Recognizer, understanding: Understanding) -> int:
+    status = 0
+    for name in args.wav:
+        try:
+            pcm = load_wav_16k(Path(name))
+        except (OSError, ValueError, EOFError) as exc:
+            print(f"{name}: cannot read this WAV file ({exc})", file=sys.stderr)
+            status = 1
+            continue
+        _print(describe(name, decode(recognizer, pcm), understanding), args.json)
+    return status
+
+
+def _microphone(args: argparse.Namespace, recognizer: Recognizer, understanding: Understanding) -> int:
+    try:
+        mic = devices.open_microphone()
+    except MicrophoneUnavailable as exc:
+        print(f"Cannot listen: {exc}", file=sys.stderr)
+        return 1
+    segmenter = Segmenter(recognizer, understanding.vocabulary.meaning)
+    if not args.json:
+        print("Listening. Say a command; press Ctrl-C to finish.", file=sys.stderr)
+    try:
+        for utterance in devices.utterances(mic, segmenter):
+            result = utterance.recognition
+            latency = (time.monotonic() - utterance.decoded_at) * 1000 + result.decode_ms
+            row = describe("(microphone)", Recognition(result.text, result.confidence, result.engine,
+                                                       round(latency, 1), result.details), understanding)
+            _print(row, args.json)
+        if mic.lost:
+            print(f"Stopped: {mic.lost}", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        mic.close()
+    return 0
+
+
+def add_listen_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("listen", help="decode WAV files or the microphone and print what was understood")
+    p.add_argument("wav", nargs="*", metavar="WAV", help="16-bit WAV files (any rate; resampled to 16 kHz)")
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.add_argument("--engine", choices=ENGINES, help="recogniser (default: vosk if a model is installed, "
+                                                     "else the embedded pocketsphinx)")
+    p.add_argument("--model", metavar="PATH", help="a Vosk model folder")
+    p.set_defaults(func=cmd_listen)

@@ -1,0 +1,162 @@
+"""``companion report --user NAME --html FILE [--csv FILE]``: a printable report of the last days.
+
+Wire it in with ``add_report_parser(sub)`` next to the other sub-commands.
+Problems are one clear line on stderr and exit 1 (exit 2 for a usage
+problem such as a bad ``--at``); never a traceback. The output files are
+health data: when they are created they are readable by their owner only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import difflib
+import io
+import os
+import sqlite3
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from companion.care.store import (
+    StoreError,
+    default_db_path,
+    open_store,
+    unreadable_message,
+)
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+MAX_DAYS = 366
+
+
+def add_report_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register ``report --user NAME --html FILE [--csv FILE] [--db PATH] [--days N] [--at ISO]``."""
+    p = sub.add_parser("report", help="a printable HTML report (and optional CSV) of a person's recent days",
+                       description="Write a self-contained HTML page a caregiver can print: exercises done "
+                                   "each day against the daily targets, a pain chart, red flags and stopped "
+                                   "exercises, and the McKenzie stage with what is next.")
+    p.add_argument("--user", required=True, metavar="NAME", help="whose history to report")
+    p.add_argument("--html", required=True, metavar="FILE", help="where to write the HTML page")
+    p.add_argument("--csv", metavar="FILE", help="also write the events (pain, screening, red flags, "
+                                                 "completions, stops) as CSV")
+    p.add_argument("--db", metavar="PATH",
+                   help=f"the database file (default: {default_db_path()}; COMPANION_HOME moves it)")
+    p.add_argument("--days", type=int, default=7, metavar="N", help="how many days, ending today (default 7)")
+    p.add_argument("--at", metavar="ISO", help="report as if it were this date and time, e.g. 2025-03-01T18:00")
+    p.set_defaults(func=cmd_report)
+    return p
+
+
+def _unknown(known: list[str], name: str) -> int:
+    if not known:
+        print(f"There is no profile or history for '{name}', and there are no profiles yet. "
+              "Add one with: companion profile add NAME", file=sys.stderr)
+        return EXIT_PROBLEM
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    print(f"There is no profile or history for '{name}'.{hint} Known profiles: {', '.join(known)}.",
+          file=sys.stderr)
+    return EXIT_PROBLEM
+
+
+def _check_writable(path: Path, what: str) -> str | None:
+    """A reason the file cannot be written, or None. Checked before any work is done."""
+    if path.is_dir():
+        return f"cannot write the {what} to {path}: that is a folder; give a file name, e.g. {path / 'report.html'}"
+    parent = path.parent
+    if not parent.is_dir():
+        return f"cannot write the {what} to {path}: the folder {parent} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"cannot write the {what} to {path}: the file is not writable"
+    if not path.exists() and not os.access(parent, os.W_OK):
+        return f"cannot write the {what} to {path}: the folder {parent} is not writable"
+    return None
+
+
+def _write(path: Path, text: str, what: str) -> str | None:
+    """Write ``text``; a new file is created readable by its owner only. Returns a problem or None."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as exc:
+        return f"cannot write the {what} to {path}: {exc.strerror or exc}"
+    return None
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    from companion.care.report.collect import CSV_FIELDS
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from companion.content.library import load_library
+
+    if args.at:
+        try:
+            now = datetime.fromisoformat(args.at)
+        except ValueError:
+            print(f"--at needs a date and time like 2025-03-01T18:00, not '{args.at}'", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        now = datetime.now()
+    now = now.astimezone() if now.tzinfo is None else now
+    if not 1 <= args.days <= MAX_DAYS:
+        print(f"--days must be between 1 and {MAX_DAYS}, not {args.days}", file=sys.stderr)
+        return EXIT_USAGE
+    outputs = [(Path(args.html), "report")] + ([(Path(args.csv), "CSV file")] if args.csv else [])
+    for path, what in outputs:
+        problem = _check_writable(path, what)
+        if problem:
+            print(problem, file=sys.stderr)
+            return EXIT_PROBLEM
+
+    routines = getattr(args, "routines", None)
+    library = load_library([Path(p) for p in routines] if routines else None)
+    if library.problems:
+        print(f"The routine files have {len(library.problems)} problem(s); run: companion check", file=sys.stderr)
+        return EXIT_PROBLEM
+
+    from companion.care.report.collect import collect, csv_rows, render
+
+    path = Path(args.db) if args.db else default_db_path()
+    if args.db and not path.exists():
+        print(f"There is no database at {path}. Check the --db path.", file=sys.stderr)
+        return EXIT_PROBLEM
+    try:
+        with open_store(path) as store:
+            known = store.users()
+            match = next((name for name in known if name.casefold() == args.user.casefold()), None)
+            if match is None:
+                return _unknown(known, args.user)
+            data = collect(store, match, now, library, days=args.days)
+    except StoreError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEM
+    except sqlite3.Error as exc:
+        print(unreadable_message(path, exc), file=sys.stderr)
+        return EXIT_PROBLEM
+
+    page, note = render(data)
+    if note:
+        print(note, file=sys.stderr)
+    problem = _write(Path(args.html), page, "report")
+    if problem is None and args.csv:
+        problem = _write(Path(args.csv), csv_text(csv_rows(data)), "CSV file")
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_PROBLEM
+    sessions = len(data.sessions)
+    summary = f"{sessions} session{'s' if sessions != 1 else ''}" if sessions else "no sessions"
+    print(f"Wrote the report for {data.user} ({summary} in {len(data.days)} days) to {args.html}"
+          + (f", and the events to {args.csv}" if args.csv else "") + ".")
+    return EXIT_OK
+
+
+__all__ = ["add_report_parser", "cmd_report", "csv_text"]

@@ -1,0 +1,22 @@
+"""What the recogniser should listen for in each dialogue state.
+
+A smaller grammar is a more accurate one: "yes" cannot be heard as "faster"
+when "faster" is not in it. The states are named once here.
+"""
+
+from __future__ import annotations
+
+from companion.language.vocabulary import Vocabulary
+
+
+def grammar_for(context: str, vocabulary: Vocabulary) -> list[str] | None:
+    """What to listen for in a dialogue context; None is free speech (a question).
+
+    "place" (where pain is felt) is the vocabulary's place words, plus stop and
+    "resume", which work everywhere.
+    """
+    if context == "question":
+        return None
+    if context == "place":
+        return sorted({*vocabulary.place_words, *vocabulary.stop_phrases(), "resume"})
+    return vocabulary.grammar(context)

@@ -1,0 +1,198 @@
+"""Text -> command, from the phrase list in ``content/vocabulary.yaml``.
+
+One matcher serves typed commands, scripts and (later) speech transcripts.
+Matching is by whole normalised phrases: the utterance is the phrase, or
+contains it as whole words. When two commands could match, the longest phrase
+wins, except that an un-negated stop phrase always wins: saying "stop" must
+never be out-voted by other words in the same sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from companion.content.locale import data_file
+from companion.engine.events import Command
+from companion.engine.pain import PLACE_ORDER
+
+
+
+class _CommandWords(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    changes_state: bool
+    phrases: list[str] = Field(min_length=1)
+
+
+class MenuWords(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    start_prefixes: list[str]
+    what: list[str]
+    goodbye: list[str]
+
+
+class _VocabularyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    commands: dict[Command, _CommandWords]
+    menu: MenuWords
+    answers: dict[str, list[str]]
+    numbers: list[str] = Field(min_length=11, max_length=11)
+    places: dict[str, list[str]]
+    negations: list[str] = Field(default_factory=list)
+
+
+_APOSTROPHES = re.compile(r"['\u2019`]")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, drop apostrophes ("that's" -> "thats"), punctuation to spaces."""
+    text = _APOSTROPHES.sub("", text.lower())
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+@dataclass(frozen=True)
+class Match:
+    command: Command
+    phrase: str
+    exact: bool
+
+
+class Vocabulary:
+    """The phrase table, and the one place that turns words into a command."""
+
+    def __init__(self, commands: dict[Command, _CommandWords], negations: list[str],
+                 answers: dict[str, list[str]] | None = None, numbers: list[str] | None = None,
+                 menu: MenuWords | None = None, places: dict[str, list[str]] | None = None):
+        self.menu = menu or MenuWords(start_prefixes=[], what=[], goodbye=[])
+        self.place_words = {normalise(w): place for place, ws in (places or {}).items() for w in ws}
+        self._answers = {normalise(p): key == "yes" for key, ps in (answers or {}).items() for p in ps}
+        self._numbers = {normalise(word): value for value, word in enumerate(numbers or [])}
+        self._phrases: dict[Command, tuple[str, ...]] = {
+            cmd: tuple(normalise(p) for p in words.phrases) for cmd, words in commands.items()
+        }
+        self._state_changing = {cmd for cmd, words in commands.items() if words.changes_state}
+        self._negations = tuple(normalise(n) for n in negations)
+        seen: dict[str, Command] = {}
+        for cmd, phrases in self._phrases.items():
+            for phrase in phrases:
+                if phrase in seen and seen[phrase] != cmd:
+                    raise ValueError(f"phrase '{phrase}' is listed for both {seen[phrase].value} and {cmd.value}")
+                seen[phrase] = cmd
+        self._command_of = seen
+
+    def answer(self, text: str) -> bool | None:
+        """True for yes, False for no, None when ``text`` is neither (whole utterance only)."""
+        return self._answers.get(normalise(text))
+
+    def number(self, text: str) -> int | None:
+        """0..10 from "seven" or "7" (whole utterance only)."""
+        said = normalise(text)
+        if said.isdigit() and 0 <= int(said) <= 10:
+            return int(said)
+        return self._numbers.get(said)
+
+    def place(self, text: str) -> str | None:
+        """'my calf' -> 'below-knee'; whole utterance, or the longest place phrase inside it."""
+        said = normalise(text)
+        if said in self.place_words:
+            return self.place_words[said]
+        found = [p for p in self.place_words if f" {p} " in f" {said} "]
+        return self.place_words[max(found, key=len)] if found else None
+
+    def grammar(self, context: str = "all") -> list[str]:
+        """The phrases a recogniser should listen for in a dialogue ``context``.
+
+        "commands" during a session, "answer" while a yes/no question is open
+        (answers, plus stop and resume, which always work), "all" for tools.
+        A smaller grammar is a more accurate one: "yes" cannot be heard as
+        "faster" when "faster" is not in it.
+        """
+        if context == "commands":
+            return sorted(self.all_phrases())
+        if context == "answer":
+            return sorted({*self._answers, *self._phrases[Command.STOP], *self._phrases[Command.RESUME]})
+        if context == "number":
+            return sorted({*self._numbers, *self._phrases[Command.STOP], *self._phrases[Command.RESUME]})
+        return sorted({*self.all_phrases(), *self._answers, *self._numbers})
+
+    def stop_phrases(self) -> list[str]:
+        return list(self._phrases[Command.STOP])
+
+    def phrases(self, command: Command) -> tuple[str, ...]:
+        return self._phrases.get(command, ())
+
+    def all_phrases(self) -> dict[str, Command]:
+        return dict(self._command_of)
+
+    def meaning(self, phrase: str) -> str:
+        """What a whole phrase stands for: a command ("stop"), "yes"/"no", "number:N", else the phrase.
+
+        Phrases with the same meaning are interchangeable; the endpointer uses
+        this to know when the words heard so far are enough.
+        """
+        said = normalise(phrase)
+        command = self._command_of.get(said)
+        if command is not None:
+            return command.value
+        if said in self._answers:
+            return "yes" if self._answers[said] else "no"
+        if said in self._numbers:
+            return f"number:{self._numbers[said]}"
+        return said
+
+    def changes_state(self, command: Command) -> bool:
+        return command in self._state_changing
+
+    def match(self, text: str) -> Match | None:
+        """The command ``text`` asks for, or None when it names none (or is negated)."""
+        said = normalise(text)
+        if not said:
+            return None
+        padded = f" {said} "
+        found: list[Match] = []
+        for cmd, phrases in self._phrases.items():
+            for phrase in phrases:
+                if said == phrase:
+                    found.append(Match(cmd, phrase, exact=True))
+                    continue
+                at = padded.find(f" {phrase} ")
+                if at >= 0 and not self._negated(padded[:at]):
+                    found.append(Match(cmd, phrase, exact=False))
+        if not found:
+            return None
+        stops = [m for m in found if m.command is Command.STOP]
+        if stops:
+            return max(stops, key=lambda m: (m.exact, len(m.phrase)))
+        return max(found, key=lambda m: (m.exact, len(m.phrase)))
+
+    def _negated(self, before: str) -> bool:
+        words = before.split()
+        return any(words[-len(n.split()):] == n.split() for n in self._negations)
+
+
+def load_vocabulary(path: Path | None = None) -> Vocabulary:
+    """The vocabulary of the language in use (or of the file at ``path``)."""
+    return _load_vocabulary(path or data_file("vocabulary.yaml"))
+
+
+@lru_cache(maxsize=4)
+def _load_vocabulary(path: Path) -> Vocabulary:
+    """Load and validate the phrase file (cached: it is read once per process)."""
+    data = _VocabularyFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    missing = [cmd.value for cmd in Command if cmd not in data.commands]
+    if missing:
+        raise ValueError(f"{path}: commands without phrases: {', '.join(missing)}")
+    overlap = set(map(normalise, (p for ps in data.answers.values() for p in ps))) & {
+        normalise(p) for words in data.commands.values() for p in words.phrases}
+    if overlap:
+        raise ValueError(f"{path}: phrases are both answers and commands: {sorted(overlap)}")
+    unknown_places = set(data.places) - set(PLACE_ORDER)
+    if unknown_places:
+        raise ValueError(f"{path}: unknown pain places {sorted(unknown_places)}; use {', '.join(PLACE_ORDER)}")
+    return Vocabulary(data.commands, data.negations, data.answers, data.numbers, data.menu, data.places)

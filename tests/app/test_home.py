@@ -1,0 +1,164 @@
+"""The home menu: names from routine files, typed and spoken choices, what is due."""
+
+from __future__ import annotations
+
+import json
+import queue
+from datetime import date
+
+import pytest
+
+from companion.content.library import load_library
+from companion.content.phrases import load_phrases
+from companion.app.home import Home, done_today, due_today
+from companion.language.menu import Menu
+from companion.language.heard import Heard
+from companion.speech.ports import Recognition
+from companion.language.vocabulary import load_vocabulary
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def menu(library):
+    return Menu(library, load_vocabulary())
+
+
+@pytest.mark.parametrize("text, entry_id", [
+    ("start wall standing", "wall-standing"),
+    ("do my neck exercise", "neck-gaze-rotation"),
+    ("McKenzie", "mckenzie-extension"),
+    ("let's do the flying swallow", "flying-swallow"),
+    ("start mckenzie three", "mckenzie-3-prone-press-up"),
+    ("desk break please", "desk-break"),
+    ("start wal standing", "wall-standing"),  # a typo, typed
+])
+def test_names_come_from_the_routine_files(menu, text, entry_id):
+    choice = menu.match(text)
+    assert choice.kind == "start" and choice.entry_id == entry_id
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("what can I do", "what"), ("goodbye", "goodbye"), ("I have a question", "question"),
+    ("yes", "answer"), ("the weather is nice", "unknown"),
+])
+def test_menu_words(menu, text, kind):
+    assert menu.match(text).kind == kind
+
+
+def test_grammar_lets_every_name_be_spoken(menu, library):
+    grammar = set(menu.grammar())
+    assert "start wall standing" in grammar and "do my neck exercise" in grammar
+    for entry in library.entries():
+        assert any(name in grammar for name in (entry.title.lower(), *entry.aliases)), entry.id
+
+
+def test_a_new_routine_file_is_startable_by_name_without_code(tmp_path):
+    source = (ROOT / "routines" / "wall-standing.yaml").read_text()
+    (tmp_path / "chin-tuck.yaml").write_text(
+        source.replace("id: wall-standing", "id: chin-tuck").replace("title: Wall standing", "title: Chin tuck")
+        .replace("aliases: [wall stand, stand at the wall, standing against the wall, posture]", "aliases: [tuck my chin]"))
+    lib = load_library([tmp_path])
+    assert not lib.problems
+    assert Menu(lib, load_vocabulary()).match("start tuck my chin").entry_id == "chin-tuck"
+
+
+def test_done_and_due_today_from_session_logs(tmp_path, library):
+    stamp = date.today().strftime("%Y%m%d")
+    completed = [{"kind": "exercise_started", "routine_id": "wall-standing"}, {"kind": "finished", "text": "completed"}]
+    stopped = [{"kind": "exercise_started", "routine_id": "wall-standing"}, {"kind": "finished", "text": "stopped"}]
+    for i, records in enumerate((completed, completed, stopped)):
+        (tmp_path / f"{stamp}-10000{i}-wall-standing-1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (tmp_path / "20200101-100000-wall-standing-1.jsonl").write_text(json.dumps(completed[0]) + "\n")
+    done = done_today(tmp_path)
+    assert done == {"wall-standing": 2}
+    due = {title: (d, w) for title, d, w in due_today(library, done)}
+    assert due["Wall standing"] == (2, 3)
+    assert "McKenzie 2: lying on your elbows" not in due  # has prerequisites
+
+
+def run_home(library, heard, name=""):
+    inbox: queue.Queue = queue.Queue()
+    for item in heard:
+        inbox.put(item)
+    inbox.put(None)
+    said, started, grammars = [], [], []
+    home = Home(library, load_vocabulary(), load_phrases(), inbox, said.append, started.append, grammars.append,
+                name=name)
+    home.loop()
+    return said, started, grammars
+
+
+def test_typed_choices_start_sessions_until_goodbye(library):
+    phrases = load_phrases()
+    said, started, _ = run_home(library, [Heard(0, "what can I do", "keyboard"),
+                                          Heard(0, "start wall standing", "keyboard"),
+                                          Heard(0, "goodbye", "keyboard"),
+                                          Heard(0, "start neck exercise", "keyboard")], name="Ann")
+    assert said[0].startswith("Hello Ann.")
+    assert started == ["wall-standing"]
+    assert phrases.home_next in said and said[-1] == phrases.home_goodbye
+
+
+def test_unsure_spoken_choice_is_confirmed_first(library):
+    phrases = load_phrases()
+    said, started, grammars = run_home(library, [
+        Heard(0, "start wall standing", "voice", Recognition("start wall standing", 0.5)),
+        Heard(0, "yes", "voice", Recognition("yes", 0.8)),
+        Heard(0, "do my neck exercise", "voice", Recognition("do my neck exercise", 0.95)),
+        Heard(0, "mumble", "voice", Recognition("goodbye", 0.05)),  # too unsure to end
+        Heard(0, "goodbye", "voice", Recognition("goodbye", 0.95)),
+    ])
+    assert phrases.home_confirm.format(title="Wall standing") in said
+    assert started == ["wall-standing", "neck-gaze-rotation"]
+    assert phrases.home_unknown in said
+    assert any("yes" in g for g in grammars)  # listened for an answer while asking
+
+
+def test_home_with_no_way_to_hear_the_user_says_so_instead_of_waiting_forever(capsys):
+    from companion.cli import main
+
+    assert main(["home", "--text", "--no-voice"]) == 1  # pytest's stdin is not a terminal
+    assert "cannot hear you" in capsys.readouterr().err
+
+
+def test_a_question_at_the_menu_is_answered(library):
+    said, started, grammars = run_home(library, [Heard(0, "I have a question", "keyboard"),
+                                                 Heard(0, "how should I lift a heavy box", "keyboard"),
+                                                 Heard(0, "goodbye", "keyboard")])
+    assert any("squat" in s.lower() for s in said)
+    assert None in grammars  # listened for free speech for the question
+    assert started == []
+
+
+def test_its_own_voice_never_chooses_at_the_menu_and_stop_hushes_it(library):
+    """While the menu speaks, what the microphone hears is its own voice or talk over it: no choice."""
+    inbox: queue.Queue = queue.Queue()
+    sure = lambda text: Heard(0, text, "voice", Recognition(text, 0.99, "test"))  # noqa: E731
+    for item in (sure("goodbye"), sure("start wall standing"), sure("stop"), None):
+        inbox.put(item)
+    said, started, hushed = [], [], []
+    home = Home(library, load_vocabulary(), load_phrases(), inbox, said.append, started.append, lambda g: None,
+                speaking=lambda: True, hush=lambda: hushed.append(True))
+    home.loop()
+    assert started == [] and load_phrases().home_goodbye not in said
+    assert hushed == [True]  # stop said over it silences it, and nothing else happens
+
+
+def test_menu_grammar_lets_stop_be_heard(library):
+    grammar = Menu(library, load_vocabulary()).grammar()
+    assert "stop" in grammar and "goodbye" in grammar
+
+
+def test_its_own_question_prompt_coming_back_is_not_taken_for_the_question(library):
+    """After "Ask your question", the echo of that prompt must not be answered as the question."""
+    inbox: queue.Queue = queue.Queue()
+    voice = lambda text, over: Heard(0, text, "voice", Recognition(text, 0.9, "test"), over_speech=over)  # noqa: E731
+    for item in (voice("i have a question", False), voice("ask your question", True),
+                 voice("how do i stop my back hurting", False), None):
+        inbox.put(item)
+    said, hushed = [], []
+    home = Home(library, load_vocabulary(), load_phrases(), inbox, said.append, lambda e: None, lambda g: None,
+                hush=lambda: hushed.append(True))
+    home.loop()
+    answers = said[said.index(load_phrases().ask_question) + 1:]
+    assert hushed == [] and answers and answers[0] != load_phrases().home_unknown

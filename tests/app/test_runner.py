@@ -1,0 +1,107 @@
+"""The session loop on the real clock: queue-fed input, stop cuts speech off, logs survive a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from companion.engine.clock import RealClock
+from companion.language.heard import Heard
+from companion.app.runner import Runner
+from companion.language.vocabulary import load_vocabulary
+from tests.conftest import Collector, make_session
+
+
+class FakeSpeaker(Collector):
+    """Records what would be spoken and when it was cut off."""
+
+
+def test_stop_interrupts_outputs_before_the_engine_answers(library):
+    outputs = FakeSpeaker()
+    runner = Runner(make_session(library, "wall-standing"), RealClock(), load_vocabulary(), [outputs])
+    runner.inbox.put(Heard(0.05, "stop", "keyboard"))
+    started = time.monotonic()
+    assert runner.run() == "stopped"
+    assert time.monotonic() - started < 5
+    kinds = [r["kind"] for r in outputs.records]
+    stop_heard = next(i for i, r in enumerate(outputs.records) if r.get("command") == "stop")
+    assert kinds[stop_heard - 1] == "_interrupt"
+    assert kinds[-1] == "finished"
+
+
+def test_real_clock_session_takes_commands_from_the_queue(library):
+    outputs = Collector()
+    runner = Runner(make_session(library, "wall-standing"), RealClock(), load_vocabulary(), [outputs])
+    for at, text in ((0.05, "pause"), (0.1, "how long left"), (0.15, "resume"), (0.2, "stop")):
+        runner.inbox.put(Heard(at, text, "keyboard"))
+    runner.run()
+    commands = [r["command"] for r in outputs.records if r["kind"] == "heard"]
+    assert commands == ["pause", "how_long_left", "resume", "stop"]
+
+
+def test_session_log_keeps_every_event_when_the_process_is_killed(tmp_path):
+    """Start a real session with typed commands, SIGKILL it mid-hold, read the log."""
+    env = {**os.environ, "COMPANION_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "companion", "run", "wall-standing", "--keyboard", "--text"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        time.sleep(1.5)
+        proc.stdin.write("next\nnext\n")  # skip the intro; the safety note refuses to be skipped
+        proc.stdin.flush()
+        time.sleep(1.0)
+        proc.stdin.write("how long left\n")
+        proc.stdin.flush()
+        time.sleep(1.0)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    logs = list((tmp_path / "sessions").glob("*.jsonl"))
+    assert len(logs) == 1
+    assert oct(logs[0].stat().st_mode & 0o777) == "0o600"
+    records = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    heard = [r["command"] for r in records if r["kind"] == "heard"]
+    assert heard == ["next", "next", "how_long_left"]
+    assert any(r["kind"] == "say" and r.get("say") == "status" for r in records)
+    assert not any(r["kind"] == "finished" for r in records)
+
+
+def test_ctrl_c_ends_the_session_cleanly_with_the_log_intact(tmp_path):
+    env = {**os.environ, "COMPANION_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "companion", "run", "wall-standing", "--text"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # Ctrl-C as a terminal delivers it: a CI job started in the background inherits an
+        # ignored SIGINT, and Python then never raises KeyboardInterrupt at all.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert "Traceback" not in err
+    assert proc.returncode == 130
+    assert "Session interrupted" in out
+    records = [json.loads(line) for line in next((tmp_path / "sessions").glob("*.jsonl")).read_text().splitlines()]
+    assert records[-1]["kind"] == "finished" and records[-1]["text"] == "stopped"
+    assert any(r["kind"] == "interrupted" for r in records)
+
+
+def test_an_utterance_begun_over_its_speech_counts_only_as_stop(library):
+    """Understood after the sentence ended, but begun while the companion spoke: it may be its own
+    voice, so the rules for speech heard while speaking apply."""
+    from companion.engine.clock import VirtualClock
+    from companion.speech.ports import Recognition
+
+    out = Collector()
+    runner = Runner(make_session(library, "wall-standing"), VirtualClock(), load_vocabulary(), [out])
+    runner.advance_to(20.0)
+    sure = Recognition("pause", 0.99, "test")
+    runner.hear(Heard(20.0, "pause", "voice", sure, over_speech=True))
+    assert not runner.session.paused
+    runner.hear(Heard(21.0, "pause", "voice", sure))
+    assert runner.session.paused

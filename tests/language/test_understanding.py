@@ -1,0 +1,83 @@
+"""The policy that turns a recognition into act / ask / ignore."""
+
+from __future__ import annotations
+
+import pytest
+
+from companion.engine.events import Command
+from companion.speech.ports import Recognition
+from companion.language.understanding import Policy, Understanding
+from companion.language.vocabulary import load_vocabulary
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return Understanding(load_vocabulary(), Policy(act=0.8, ask=0.4, harmless=0.5, stop=0.6))
+
+
+def heard(text, confidence):
+    return Recognition(text, confidence, "test")
+
+
+@pytest.mark.parametrize("text, confidence, kind, command", [
+    ("next", 0.9, "command", Command.NEXT),
+    ("next", 0.5, "confirm", Command.NEXT),
+    ("next", 0.2, "ignore", None),
+    ("stop", 0.7, "command", Command.STOP),
+    ("stop", 0.45, "confirm", Command.STOP),
+    ("stop", 0.1, "ignore", None),
+    ("help", 0.55, "command", Command.HELP),
+    ("how many are left", 0.45, "ignore", None),
+    ("", 0.99, "ignore", None),
+])
+def test_thresholds(policy, text, confidence, kind, command):
+    decision = policy.decide(heard(text, confidence))
+    assert decision.kind == kind and decision.command == command
+
+
+def test_yes_no_and_numbers(policy):
+    assert policy.decide(heard("yes", 0.9)).answer is True
+    assert policy.decide(heard("she says no", 0.9)).answer is False
+    assert policy.decide(heard("seven", 0.9)).number == 7
+    assert policy.decide(heard("seven", 0.1)).kind == "ignore"
+
+
+def test_only_stop_counts_while_the_companion_speaks(policy):
+    assert policy.decide(heard("next", 0.99), speaking=True).kind == "ignore"
+    assert policy.decide(heard("stop", 0.9), speaking=True).command is Command.STOP
+
+
+def test_its_own_stop_is_ignored_while_it_says_stop(policy):
+    said = "If this is uncomfortable, say stop."
+    assert policy.decide(heard("stop", 0.99), speaking=True, speaking_text=said).kind == "ignore"
+    assert policy.decide(heard("halt", 0.9), speaking=True, speaking_text=said).command is Command.STOP
+
+
+def test_an_unsure_stop_over_its_own_voice_is_ignored(policy):
+    assert policy.decide(heard("stop now", 0.5), speaking=True).kind == "ignore"
+    assert policy.decide(heard("stop now", 0.5), speaking=False).kind == "confirm"
+
+
+def test_with_the_echo_cancelled_a_stop_over_its_voice_counts_as_between_sentences():
+    cancelled = Understanding(load_vocabulary(), Policy(act=0.8, ask=0.4, harmless=0.5, stop=0.6),
+                              echo_cancelled=lambda: True)
+    said = "If this is uncomfortable, say stop."
+    assert cancelled.decide(heard("stop now", 0.5), speaking=True).kind == "confirm"  # pause at once, then ask
+    assert cancelled.decide(heard("stop", 0.9), speaking=True, speaking_text=said).command is Command.STOP
+    assert cancelled.decide(heard("stop", 0.3), speaking=True).kind == "ignore"  # still below the floor
+    assert cancelled.decide(heard("next", 0.99), speaking=True).kind == "ignore"  # and still only stop counts
+
+
+def test_a_canceller_still_learning_the_room_keeps_the_strict_rule():
+    learning = Understanding(load_vocabulary(), Policy(act=0.8, ask=0.4, harmless=0.5, stop=0.6),
+                             echo_cancelled=lambda: False)
+    assert learning.decide(heard("stop now", 0.5), speaking=True).kind == "ignore"
+
+
+def test_a_decision_names_what_was_understood_or_none_when_ignored():
+    from companion.language.understanding import Decision
+
+    assert Decision("confirm", Command.NEXT).label == "next"
+    assert Decision("answer", answer=False).label == "no"
+    assert Decision("number", number=0).label == "number:0"
+    assert Decision("ignore", reason="too unsure").label is None

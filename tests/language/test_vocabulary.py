@@ -1,0 +1,68 @@
+"""Text -> command: the phrase table shared by keyboard, scripts and speech."""
+
+from __future__ import annotations
+
+import pytest
+
+from companion.engine.events import Command
+from companion.language.vocabulary import load_vocabulary, normalise
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return load_vocabulary()
+
+
+def test_every_command_has_phrases_and_its_own_name_works(vocab):
+    for command in Command:
+        assert vocab.phrases(command), command
+        assert vocab.match(vocab.phrases(command)[0]).command is command
+
+
+@pytest.mark.parametrize("text, command", [
+    ("Pause!", Command.PAUSE),
+    ("  STOP  ", Command.STOP),
+    ("that's enough", Command.STOP),
+    ("That’s enough.", Command.STOP),
+    ("ok, next please", Command.NEXT),
+    ("skip", Command.NEXT),
+    ("go back", Command.BACK),
+    ("could you say that again", Command.REPEAT),
+    ("how many are left?", Command.HOW_MANY_LEFT),
+    ("What's next?", Command.WHATS_NEXT),
+    ("how much longer", Command.HOW_LONG_LEFT),
+    ("what is this exercise for", Command.PURPOSE),
+    ("slow down please", Command.SLOWER),
+    ("I'm ready", Command.RESUME),
+])
+def test_phrases_and_synonyms(vocab, text, command):
+    assert vocab.match(text).command is command
+
+
+def test_stop_wins_over_any_other_command_in_the_same_sentence(vocab):
+    assert vocab.match("wait stop").command is Command.STOP
+    assert vocab.match("next stop it hurts").command is Command.STOP
+
+
+@pytest.mark.parametrize("text", ["don't stop", "do not pause", "no need to repeat", "I cannot pause"])
+def test_negated_commands_do_nothing_or_only_what_is_not_negated(vocab, text):
+    match = vocab.match(text)
+    if text == "I cannot pause":  # "cannot" is one word, not a negation of the phrase
+        assert match.command is Command.PAUSE
+    else:
+        assert match is None
+
+
+@pytest.mark.parametrize("text", ["", "   ", "the weather is nice", "stopping by the shop", "nextdoor"])
+def test_non_commands(vocab, text):
+    assert vocab.match(text) is None
+
+
+def test_normalise():
+    assert normalise("That's   ENOUGH!!") == "thats enough"
+    assert normalise("how-long left?") == "how long left"
+
+
+def test_no_phrase_belongs_to_two_commands(vocab):
+    phrases = vocab.all_phrases()
+    assert len(phrases) == sum(len(vocab.phrases(c)) for c in Command)
