@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from companion.app.inputs import KeyboardInput
 from companion.care.profiles import Profile
+from companion.content.phrases import load_phrases
 from companion.engine.clock import RealClock
 from companion.language.grammars import grammar_for
 from companion.language.heard import Heard
@@ -91,7 +92,7 @@ class LiveIO:
             recognizer = make_recognizer(self.vocabulary.grammar("commands"), engine, model)
             microphone = open_microphone()
         except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
-            self.notices.append(f"Voice commands are off: {exc}. Type commands instead (pause, resume, next, stop).")
+            self.notices.append(load_phrases().voice_off.format(reason=exc))
             return
 
         def heard(at: float, recognition: Recognition, over_speech: bool) -> None:

@@ -13,11 +13,8 @@ microphone it reads typed commands, so the exit code stays 0.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,8 +22,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
+from companion.content.datadir import data_dir
+from companion.content.library import load_library
+from companion.content.phrases import load_phrases
+from companion.language.vocabulary import load_vocabulary
+from companion.speech.asr.registry import ENGINES
+from companion.speech.models import installed_models, megabytes, models_dir
+
 OK, PROBLEM, NOTE = "OK", "PROBLEM", "NOTE"
-EXIT_OK, EXIT_PROBLEM, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_PROBLEM = 0, 1
 
 FIX_ESPEAK = "sudo apt-get install libespeak-ng1"
 FIX_ECHO = "pip install livekit"
@@ -93,8 +97,6 @@ def load_pyttsx3() -> ModuleType:
 
 
 def check_routines(routine_dirs: Sequence[Path] | None = None) -> Result:
-    from companion.content.library import load_library
-
     lib = load_library(list(routine_dirs) if routine_dirs else None)
     if lib.problems:
         first = str(lib.problems[0])
@@ -111,9 +113,6 @@ def check_routines(routine_dirs: Sequence[Path] | None = None) -> Result:
 
 
 def check_words() -> Result:
-    from companion.content.phrases import load_phrases
-    from companion.language.vocabulary import load_vocabulary
-
     vocabulary = load_vocabulary()
     load_phrases()
     return Result("vocabulary", OK, f"the command words ({len(vocabulary.all_phrases())} phrases) and "
@@ -121,8 +120,6 @@ def check_words() -> Result:
 
 
 def check_data_dir() -> Result:
-    from companion.content.datadir import data_dir
-
     folder = data_dir()
     other_home = "export COMPANION_HOME=\"$HOME/companion-data\"   (or any folder you can write to)"
     if folder.exists():
@@ -261,7 +258,6 @@ def check_pocketsphinx() -> Result:
                       FIX_POCKETSPHINX)
     from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
     from companion.speech.ports import RecognizerUnavailable
-    from companion.language.vocabulary import load_vocabulary
 
     phrases = load_vocabulary().grammar()
     began = time.perf_counter()
@@ -313,7 +309,6 @@ def check_vosk() -> Result:
         return Result("vosk", PROBLEM, f"the vosk package is not installed ({exc})", FIX_VOSK)
     except OSError as exc:
         return Result("vosk", PROBLEM, f"the vosk package cannot load its library ({exc})", FIX_VOSK_BROKEN)
-    from companion.speech.models import _megabytes, installed_models, models_dir
 
     directory = models_dir()
     found = installed_models(directory)
@@ -326,7 +321,7 @@ def check_vosk() -> Result:
     version = getattr(vosk, "__version__", "") or _package_version("vosk")
     parts = []
     if usable:
-        parts.append("models: " + ", ".join(f"{m.name} ({_megabytes(m.size)})" for m in usable))
+        parts.append("models: " + ", ".join(f"{m.name} ({megabytes(m.size)})" for m in usable))
     if fixed_graph:
         parts.append("cannot be limited to a phrase list (a big model; use a small one): "
                      + ", ".join(m.name for m in fixed_graph))
@@ -366,6 +361,11 @@ def _guarded(name: str, check: Callable[[], Result], essential: bool = False) ->
                       essential=essential)
 
 
+# One check per recogniser in the registry; the doctor lists them as it always has (embedded first).
+ENGINE_CHECKS: dict[str, Callable[[], Result]] = {"pocketsphinx": check_pocketsphinx, "vosk": check_vosk}
+ENGINE_ORDER = ("pocketsphinx", "vosk")
+
+
 def run_checks(routine_dirs: Sequence[Path] | None = None) -> list[Result]:
     results = [
         _guarded("routines", lambda: check_routines(routine_dirs), essential=True),
@@ -382,8 +382,7 @@ def run_checks(routine_dirs: Sequence[Path] | None = None) -> list[Result]:
     results.append(_guarded("portaudio", portaudio))
     results.append(_guarded("output-device", lambda: check_device(holder["sd"], "output")))
     results.append(_guarded("input-device", lambda: check_device(holder["sd"], "input")))
-    results.append(_guarded("pocketsphinx", check_pocketsphinx))
-    results.append(_guarded("vosk", check_vosk))
+    results.extend(_guarded(name, ENGINE_CHECKS[name]) for name in sorted(ENGINES, key=ENGINE_ORDER.index))
     results.append(_guarded("echo-canceller", check_echo_canceller))
     results.append(_guarded("aplay", check_aplay))
     return results
@@ -424,39 +423,3 @@ def render_text(results: Sequence[Result]) -> str:
     lines.append("")
     lines.append(summary(results))
     return "\n".join(lines)
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    routines = getattr(args, "routines", None)
-    try:
-        results = run_checks([Path(p) for p in routines] if routines else None)
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if getattr(args, "json", False):
-        print(json.dumps([r.as_json() for r in results], indent=2))
-    else:
-        print(render_text(results))
-    return exit_code(results)
-
-
-def add_doctor_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``companion doctor [--json]`` on the main parser's subcommands."""
-    parser = sub.add_parser("doctor", help="check speech, sound devices, recognisers and routine files; "
-                                           "print the command that fixes each problem")
-    parser.add_argument("--json", action="store_true",
-                        help='print a JSON list of {"check", "status", "detail", "fix"}')
-    parser.set_defaults(func=cmd_doctor)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m companion.app.doctor [--json]`` (the same as ``companion doctor``)."""
-    parser = argparse.ArgumentParser(prog="companion")
-    add_doctor_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["doctor", *(argv if argv is not None else sys.argv[1:])])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

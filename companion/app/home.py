@@ -80,7 +80,8 @@ class Home:
         self.say(ph.home_greeting.format(name=f" {self.name}" if self.name else ""))
         due = self.due()
         if due:
-            items = ", ".join(f"{title}, {done} of {wanted} done" for title, done, wanted in due)
+            items = ph.list_separator.join(ph.home_due_item.format(title=title, done=done, wanted=wanted)
+                                           for title, done, wanted in due)
             self.say(ph.home_due.format(items=items))
         else:
             self.say(ph.home_nothing_due)
@@ -88,7 +89,7 @@ class Home:
 
     def options(self) -> None:
         names = [r.title for r in self.library.routines.values()] + [p.title for p in self.library.programmes.values()]
-        self.say(self.phrases.home_options.format(names=", ".join(names)))
+        self.say(self.phrases.home_options.format(names=self.phrases.list_separator.join(names)))
 
     def loop(self) -> None:
         """Until goodbye (or the input ends)."""
@@ -100,7 +101,7 @@ class Home:
             if heard is None:
                 return
             if heard.source == "device-lost":
-                self.say(f"{heard.text}. Type what you would like to do.")
+                self.say(self.phrases.device_lost_home.format(reason=heard.text))
                 continue
             if self.handle(heard):
                 return

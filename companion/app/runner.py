@@ -102,7 +102,7 @@ class Runner:
         at = max(heard.at, self.session.now)
         if heard.source == "device-lost":
             # The microphone went away: pause rather than run on with nobody able to say stop.
-            self._emit_record(note_record(at, "notice", f"{heard.text}. Pausing; type resume to carry on."))
+            self._emit_record(note_record(at, "notice", self.phrases.device_lost_session.format(reason=heard.text)))
             self._emit(self.session.feed(CommandEvent(at, Command.PAUSE, "microphone lost")))
             return
         if self._question_open and heard.source != "device-lost":
@@ -142,7 +142,7 @@ class Runner:
             self._emit(self.session.feed(Told(at, self.phrases.say_again)))
             return None
         if isinstance(event, (NumberEvent, PlaceEvent)) and not self.interpreter.sure_enough(heard):
-            value = event.value if isinstance(event, NumberEvent) else event.place.replace("-", " ")
+            value = event.value if isinstance(event, NumberEvent) else self.vocabulary.place_name(event.place)
             self._unsure = event
             self._emit(self.session.feed(Told(at, self.phrases.check_heard.format(value=value))))
             return None
@@ -199,7 +199,7 @@ class Runner:
         except KeyboardInterrupt:
             for output in self.outputs:
                 output.interrupt()
-            self._emit_record(note_record(self.clock.now(), "interrupted", "Interrupted with Ctrl-C."))
+            self._emit_record(note_record(self.clock.now(), "interrupted", self.phrases.interrupted))
             self._emit(self.session.feed(CommandEvent(self.clock.now(), Command.STOP, "ctrl-c")))
             return "interrupted"
         finally:
@@ -225,7 +225,7 @@ class Runner:
                     self.hear(replace(line, at=clock.now()))
                 continue
             if deadline is None:
-                self.notice("The script ended while the session was paused, so the session ends here.")
+                self.notice(self.phrases.script_ended_paused)
                 self._emit(self.session.feed(CommandEvent(clock.now(), Command.STOP, "end of script")))
                 return
             clock.advance_to(deadline)

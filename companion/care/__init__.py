@@ -1,1 +1,1 @@
-"""People and safety: profiles, screening, pain rules, progression, history store, reports."""
+"""People and safety: profiles, screening, progression (the McKenzie order rules), the history store, reports."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-CONDITIONS = ("acute", "osteoporosis", "pregnancy", "recent-surgery")
-PACES = (0.75, 1.0, 1.25, 1.5, 2.0)
+from companion.content.schema import CONDITIONS
+from companion.engine.plan import PACE_STEPS as PACES
 
 
 @dataclass(frozen=True)

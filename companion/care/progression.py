@@ -555,53 +555,6 @@ def today_lines(report: dict[str, Any], text: ProgressionText | None = None) -> 
     return lines
 
 
-def add_today_parser(sub: Any) -> Any:
-    """Register ``companion today --user NAME [--json] [--db PATH] [--at ISO]``."""
-    p = sub.add_parser("today", help="what is due now for a person, and what is not allowed yet (with reasons)")
-    p.add_argument("--user", required=True, metavar="NAME", help="whose history and profile to use")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--db", metavar="PATH", help="the history database (default: the one in your data folder)")
-    p.add_argument("--at", metavar="ISO", help="pretend it is this date and time, e.g. 2025-03-01T14:00")
-    p.set_defaults(func=cmd_today)
-    return p
-
-
-def cmd_today(args: Any) -> int:
-    import json
-    import sys
-
-    from companion.content.library import load_library
-
-    try:
-        now = datetime.fromisoformat(args.at) if args.at else datetime.now().astimezone()
-    except ValueError:
-        print(f"--at needs a date and time like 2025-03-01T14:00, not '{args.at}'", file=sys.stderr)
-        return 2
-    routines = getattr(args, "routines", None)
-    library = load_library([Path(p) for p in routines] if routines else None)
-    if library.problems:
-        print(f"The routine files have {len(library.problems)} problem(s); run: companion check", file=sys.stderr)
-        return 1
-    from companion.care.store import (  # here, so the rules above stay free of I/O
-        StoreError,
-        open_store,
-    )
-
-    try:
-        with open_store(Path(args.db) if args.db else None) as store:
-            history = list(store.practice(args.user))
-            profile = store.get_profile(args.user)
-    except StoreError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    report = today_report(args.user, history, now, library, profile)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print("\n".join(today_lines(report)))
-    return 0
-
-
-__all__ = ["PLACEHOLDERS", "Due", "Practice", "ProgressionText", "Verdict", "add_today_parser", "check",
+__all__ = ["PLACEHOLDERS", "Due", "Practice", "ProgressionText", "Verdict", "check",
            "due_now", "family", "load_progression_text", "practised_span", "refused", "today_lines",
            "today_report"]

@@ -12,9 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from companion.care.profiles import Profile
+from companion.care.progression import check, load_progression_text
+from companion.care.progression import family as linked
+from companion.care.screening import load_screening
+from companion.care.store import Store, StoreError, open_store
 from companion.content.library import Entry, Library
 from companion.engine.plan import Care
 
@@ -25,7 +28,7 @@ class Setup:
 
     user: str | None = None
     profile: Profile | None = None
-    store: Any = None
+    store: Store | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
     first_step: int = 0
     care: Care = field(default_factory=Care)
@@ -48,9 +51,6 @@ def care_for(setup: Setup, screen: bool, library: Library | None = None) -> Care
     After a pain stop in a McKenzie exercise the session goes on with the gentlest one
     (the method's "first aid", named in progression.yaml); elsewhere it ends.
     """
-    from companion.care.progression import family as linked, load_progression_text
-    from companion.care.screening import load_screening
-
     if setup.user is None:
         return Care()
     gentlest = load_progression_text().first_aid
@@ -69,8 +69,6 @@ def prepare(lib: Library, entry: Entry | None, *, user: str | None = None, db: s
             at: str | None = None, virtual: bool = False, resume: bool = False,
             keep_history: bool = True) -> tuple[Entry, Setup]:
     """Open the person's profile and history, check the exercise is allowed, plan questions."""
-    from companion.care.store import StoreError, open_store
-
     setup = Setup()
     if at:
         if not virtual:
@@ -119,8 +117,6 @@ def _check_allowed(lib: Library, entry: Entry, setup: Setup) -> None:
     """Refuse what is not safe or not yet allowed for this person, with the reason."""
     if setup.user is None or setup.first_step:
         return
-    from companion.care.progression import check
-
     verdict = check(entry.id, setup.store.practice(setup.user), setup.started_at, lib, setup.profile)
     if not verdict.allowed:
         instead = f" Instead: companion run {verdict.instead} --user {setup.user}" if verdict.instead else ""

@@ -13,24 +13,23 @@ import json
 import sys
 
 from companion.app import ask as spoken
+from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from companion.knowledge.retrieval import TreatmentReminder, default_answerer
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
 
-def add_ask_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
-    """Register ``ask`` on the main parser's sub-commands."""
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question about back and neck care (red flags are checked first)")
     p.add_argument("question", nargs="*", metavar="QUESTION",
                    help='the question, e.g. "how should I pick up a heavy box" (quotes optional)')
     p.add_argument("--json", action="store_true",
                    help='print {"answer", "known", "urgent", "topic", "score", "sources"} as JSON')
     p.add_argument("--text", action="store_true", help="print only; do not speak")
-    p.set_defaults(func=cmd_ask)
+    p.set_defaults(func=run)
     return p
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     question = " ".join(args.question).strip()
     try:
         answerer = default_answerer()

@@ -26,7 +26,7 @@ def describe(path: str, result: Recognition, understanding: Understanding) -> di
             "confidence": round(result.confidence, 4), "decode_ms": result.decode_ms, "engine": result.engine}
 
 
-def cmd_listen(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     vocabulary = load_vocabulary()
     try:
         recognizer = make_recognizer(vocabulary.grammar(), args.engine, Path(args.model) if args.model else None)
@@ -90,11 +90,11 @@ def _microphone(args: argparse.Namespace, recognizer: Recognizer, understanding:
     return 0
 
 
-def add_listen_parser(sub: argparse._SubParsersAction) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("listen", help="decode WAV files or the microphone and print what was understood")
     p.add_argument("wav", nargs="*", metavar="WAV", help="16-bit WAV files (any rate; resampled to 16 kHz)")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("--engine", choices=ENGINES, help="recogniser (default: vosk if a model is installed, "
                                                      "else the embedded pocketsphinx)")
     p.add_argument("--model", metavar="PATH", help="a Vosk model folder")
-    p.set_defaults(func=cmd_listen)
+    p.set_defaults(func=run)

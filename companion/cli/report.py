@@ -1,6 +1,5 @@
 """``companion report --user NAME --html FILE [--csv FILE]``: a printable report of the last days.
 
-Wire it in with ``add_report_parser(sub)`` next to the other sub-commands.
 Problems are one clear line on stderr and exit 1 (exit 2 for a usage
 problem such as a bad ``--at``); never a traceback. The output files are
 health data: when they are created they are readable by their owner only.
@@ -9,28 +8,24 @@ health data: when they are created they are readable by their owner only.
 from __future__ import annotations
 
 import argparse
-import csv
 import difflib
-import io
 import os
 import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from companion.care.store import (
-    StoreError,
-    default_db_path,
-    open_store,
-    unreadable_message,
-)
+from companion.care.report.collect import collect
+from companion.care.report.csv import csv_rows, csv_text
+from companion.care.store import StoreError, default_db_path, open_store, unreadable_message
+from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from companion.cli.routine_files import routine_dirs
+from companion.content.library import load_library
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 MAX_DAYS = 366
 
 
-def add_report_parser(sub: Any) -> argparse.ArgumentParser:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
     """Register ``report --user NAME --html FILE [--csv FILE] [--db PATH] [--days N] [--at ISO]``."""
     p = sub.add_parser("report", help="a printable HTML report (and optional CSV) of a person's recent days",
                        description="Write a self-contained HTML page a caregiver can print: exercises done "
@@ -44,7 +39,7 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
                    help=f"the database file (default: {default_db_path()}; COMPANION_HOME moves it)")
     p.add_argument("--days", type=int, default=7, metavar="N", help="how many days, ending today (default 7)")
     p.add_argument("--at", metavar="ISO", help="report as if it were this date and time, e.g. 2025-03-01T18:00")
-    p.set_defaults(func=cmd_report)
+    p.set_defaults(func=run)
     return p
 
 
@@ -85,19 +80,7 @@ def _write(path: Path, text: str, what: str) -> str | None:
     return None
 
 
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    from companion.care.report.collect import CSV_FIELDS
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from companion.content.library import load_library
-
+def run(args: argparse.Namespace) -> int:
     if args.at:
         try:
             now = datetime.fromisoformat(args.at)
@@ -117,13 +100,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
             return EXIT_PROBLEM
 
-    routines = getattr(args, "routines", None)
-    library = load_library([Path(p) for p in routines] if routines else None)
+    library = load_library(routine_dirs(args))
     if library.problems:
         print(f"The routine files have {len(library.problems)} problem(s); run: companion check", file=sys.stderr)
         return EXIT_PROBLEM
 
-    from companion.care.report.collect import collect, csv_rows, render
+    from companion.care.report.html import render  # Jinja2 and the templates: only when a report is written
 
     path = Path(args.db) if args.db else default_db_path()
     if args.db and not path.exists():
@@ -158,5 +140,3 @@ def cmd_report(args: argparse.Namespace) -> int:
           + (f", and the events to {args.csv}" if args.csv else "") + ".")
     return EXIT_OK
 
-
-__all__ = ["add_report_parser", "cmd_report", "csv_text"]

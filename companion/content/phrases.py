@@ -1,12 +1,14 @@
-"""Load the companion's own spoken sentences from ``phrases.yaml``.
+"""Load the companion's own sentences and screen words from ``phrases.yaml``.
 
 The file is data so wording can change (or be translated) without touching
 the engine; the dataclass makes a missing or misspelled key fail at load time
-rather than mid-session.
+rather than mid-session, and :data:`PLACEHOLDERS` makes a translated sentence
+that asks for a value the code does not give fail there too.
 """
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +16,6 @@ from pathlib import Path
 from companion.content.locale import data_file
 
 import yaml
-
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,87 @@ class Phrases:
     answer_place: str
     check_heard: str
     say_again: str
+    default_release: str
+    default_finish: str
+    minutes_one: str
+    minutes_other: str
+    seconds_one: str
+    seconds_other: str
+    minutes_and_seconds: str
+    side_left: str
+    side_right: str
+    title_intro: str
+    title_safety_note: str
+    title_screening: str
+    title_screening_question: str
+    title_screening_done: str
+    title_pain_score_before: str
+    title_pain_score_after: str
+    title_pain_place_before: str
+    title_pain_place_after: str
+    title_ready: str
+    title_hold: str
+    title_set: str
+    title_set_side: str
+    title_rest: str
+    title_finish: str
+    home_due_item: str
+    list_separator: str
+    device_lost_home: str
+    device_lost_session: str
+    interrupted: str
+    script_ended_paused: str
+    voice_off: str
+    speech_off: str
+    echo_off: str
+    echo_failed: str
+
+    def side(self, side: str) -> str:
+        """The language's word for "left" or "right" (the routine files' side names)."""
+        return {"left": self.side_left, "right": self.side_right}[side]
+
+
+# The values each phrase may ask for; a phrase not listed takes none.
+PLACEHOLDERS: dict[str, frozenset[str]] = {name: frozenset(values) for name, values in {
+    "programme_intro": {"title", "purpose", "count"},
+    "exercise_intro": {"title", "purpose"},
+    "then_notice": {"title"},
+    "then_intro": {"title"},
+    "resumed_hold": {"left"},
+    "set_announce": {"number", "total"},
+    "side_announce": {"side"},
+    "rest": {"time"},
+    "time_left": {"time"},
+    "reps_left": {"reps"},
+    "sets_left": {"sets"},
+    "hold_left": {"time"},
+    "exercises_left": {"count"},
+    "next_is": {"title"},
+    "session_left": {"time"},
+    "purpose": {"purpose"},
+    "confirm_other": {"command"},
+    "home_greeting": {"name"},
+    "home_due": {"items"},
+    "home_options": {"names"},
+    "home_confirm": {"title"},
+    "check_heard": {"value"},
+    "minutes_one": {"n"},
+    "minutes_other": {"n"},
+    "seconds_one": {"n"},
+    "seconds_other": {"n"},
+    "minutes_and_seconds": {"minutes", "seconds"},
+    "title_hold": {"time"},
+    "title_set": {"number", "total", "count", "move"},
+    "title_set_side": {"number", "total", "side", "count", "move"},
+    "title_rest": {"time"},
+    "home_due_item": {"title", "done", "wanted"},
+    "device_lost_home": {"reason"},
+    "device_lost_session": {"reason"},
+    "voice_off": {"reason"},
+    "speech_off": {"reason"},
+    "echo_off": {"reason"},
+    "echo_failed": {"error"},
+}.items()}
 
 
 def load_phrases(path: Path | None = None) -> Phrases:
@@ -95,9 +177,29 @@ def load_phrases(path: Path | None = None) -> Phrases:
 @lru_cache(maxsize=4)
 def _load_phrases(path: Path) -> Phrases:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of phrase names to sentences")
     names = {f.name for f in fields(Phrases)}
     missing = sorted(names - set(data))
     unknown = sorted(set(data) - names)
     if missing or unknown:
         raise ValueError(f"{path}: missing phrases {missing}, unknown phrases {unknown}")
-    return Phrases(**{k: str(v) for k, v in data.items()})
+    problems = [problem for name, value in data.items() if (problem := _phrase_problem(name, value))]
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return Phrases(**data)
+
+
+def _phrase_problem(name: str, value: object) -> str | None:
+    """What is wrong with one phrase (not text, or a placeholder the code does not fill), or None."""
+    if not isinstance(value, str) or not value:
+        return f"{name}: must be text in quotes"
+    try:
+        asked = {field for _, field, _, _ in string.Formatter().parse(value) if field is not None}
+    except ValueError as exc:
+        return f"{name}: {exc} (write braces only around placeholders)"
+    unknown = sorted(asked - PLACEHOLDERS.get(name, frozenset()))
+    if unknown:
+        allowed = ", ".join(f"{{{p}}}" for p in sorted(PLACEHOLDERS.get(name, ()))) or "none"
+        return f"{name}: unknown placeholder(s) {', '.join(f'{{{u}}}' for u in unknown)} (allowed: {allowed})"
+    return None

@@ -9,9 +9,9 @@ hour or a set of 500 reps is a typo, not a plan.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 MAX_HOLD_SECONDS = 1800
 MAX_REST_SECONDS = 600
@@ -60,8 +60,6 @@ def _bounded_span(lowest: float, highest: float, what: str):
             raise ValueError(f"{what} must be between {_num(lowest)} and {_num(highest)}, got {span.describe()}")
         return span
 
-    from pydantic import AfterValidator
-
     return Annotated[Span, BeforeValidator(_to_span), AfterValidator(check)]
 
 
@@ -71,6 +69,9 @@ PerDay = _bounded_span(1, 24, "times per day")
 Text = Annotated[str, Field(min_length=1, max_length=600)]
 Id = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=60)]
 Side = Literal["left", "right"]
+# The health conditions a routine can be unsuitable for and a profile can hold (one list for both).
+Condition = Literal["acute", "osteoporosis", "pregnancy", "recent-surgery"]
+CONDITIONS: tuple[str, ...] = get_args(Condition)
 
 
 class Strict(BaseModel):
@@ -118,7 +119,7 @@ class Hold(Strict):
     breathe: Text | None = None
     limit: Text | None = None
     comfort_check_every: Annotated[float, Field(ge=10, le=MAX_HOLD_SECONDS)] | None = None
-    release: Text = "And relax."
+    release: Text | None = None  # None: the language's default_release (phrases.yaml)
 
 
 class Reps(Strict):
@@ -133,7 +134,7 @@ class Reps(Strict):
     move_seconds: Annotated[float, Field(gt=0, le=30)] = 3
     hold_seconds: Annotated[float, Field(ge=0, le=120)] = 0
     count_hold: bool = True
-    release: Text = "And relax."
+    release: Text | None = None  # None: the language's default_release (phrases.yaml)
     release_seconds: Annotated[float, Field(ge=0, le=60)] = 2
     breathe: Text | None = None
     limit: Text | None = None
@@ -167,13 +168,13 @@ class Routine(Strict):
     position: Text | None = None
     frequency: Frequency = Frequency()
     warnings: list[Text] = Field(default_factory=list)
-    not_for: list[Literal["acute", "osteoporosis", "pregnancy", "recent-surgery"]] = Field(default_factory=list)
+    not_for: list[Condition] = Field(default_factory=list)
     limits: list[Text] = Field(default_factory=list)
     requires: list[Requirement] = Field(default_factory=list)
     then: Id | None = None
     alternative_to: Alternative | None = None
     steps: list[Step] = Field(min_length=1)
-    finish: Text = "That exercise is done. Well done."
+    finish: Text | None = None  # None: the language's default_finish (phrases.yaml)
     sources: list[Source] = Field(min_length=1)
 
 

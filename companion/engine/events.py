@@ -41,13 +41,15 @@ class CommandEvent:
     """The user asked for ``command`` at ``at`` (``text`` is what they said).
 
     ``confirm`` marks a command heard with low confidence: the engine asks
-    before acting on it.
+    before acting on it, naming it by ``name``, the word the language uses for
+    it (the engine knows commands only by their ids).
     """
 
     at: float
     command: Command
     text: str = ""
     confirm: bool = False
+    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ parts we chose ourselves: movement tempo, rests, pauses between instructions.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, field, replace
 
 from companion.content.phrases import Phrases
@@ -42,19 +43,40 @@ class Timing:
 
     def speech(self, text: str) -> float:
         """Roughly how long ``text`` takes to say, so the next cue does not talk over it."""
-        return round(len(text.split()) * 60.0 / self.words_per_minute, 2)
+        return round(spoken_words(text) * 60.0 / self.words_per_minute, 2)
 
 
-def describe_time(seconds: float) -> str:
-    """Spoken form of a duration: '4 minutes', '1 minute 30 seconds', '45 seconds'."""
+def spoken_words(text: str) -> int:
+    """How many words ``text`` has when said.
+
+    Chinese and Japanese put no spaces between words, so there each wide letter
+    counts as one (a little slower than real speech, which is the safe side: the
+    next cue waits rather than talking over this one).
+    """
+    if text.isascii():
+        return len(text.split())
+    count = 0
+    for chunk in text.split():
+        wide = sum(1 for ch in chunk if ch.isalnum() and unicodedata.east_asian_width(ch) in "WF")
+        narrow = any(ch.isalnum() and unicodedata.east_asian_width(ch) not in "WF" for ch in chunk)
+        count += wide + (1 if narrow or not wide else 0)
+    return count
+
+
+def describe_time(seconds: float, phrases: Phrases) -> str:
+    """Spoken form of a duration, in the words of ``phrases``: '4 minutes', '1 minute 30 seconds', '45 seconds'."""
     total = int(math.ceil(seconds - 1e-9))
     minutes, secs = divmod(total, 60)
-    parts = []
-    if minutes:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-    if secs or not minutes:
-        parts.append(f"{secs} second{'s' if secs != 1 else ''}")
-    return " ".join(parts)
+    minute_words = (phrases.minutes_one if minutes == 1 else phrases.minutes_other).format(n=minutes)
+    second_words = (phrases.seconds_one if secs == 1 else phrases.seconds_other).format(n=secs)
+    if minutes and secs:
+        return phrases.minutes_and_seconds.format(minutes=minute_words, seconds=second_words)
+    return minute_words if minutes else second_words
+
+
+def sentence_start(text: str) -> str:
+    """``text`` with a capital first letter ("left" -> "Left"); scripts without capitals are unchanged."""
+    return text[:1].upper() + text[1:]
 
 
 @dataclass
@@ -196,7 +218,7 @@ class HoldStep(Step):
             if length > 45:
                 marks.append(30.0)
             for left in sorted(set(marks), reverse=True):
-                out.setdefault(length - left, []).append(ph.time_left.format(time=describe_time(left)))
+                out.setdefault(length - left, []).append(ph.time_left.format(time=describe_time(left, ph)))
             for n in range(5, 0, -1):
                 if length > n + 5:
                     out.setdefault(length - n, []).append(str(n))
@@ -238,7 +260,7 @@ class RepsStep(Step):
             if reps.sets > 1:
                 lines.append(ph.set_announce.format(number=self.set_number, total=reps.sets))
             if self.side:
-                lines.append(ph.side_announce.format(side=self.side.capitalize()))
+                lines.append(ph.side_announce.format(side=sentence_start(ph.side(self.side))))
             lines = [Say(0, " ".join(lines), SayKind.INSTRUCTION)] if lines else []
             if self.first:
                 lines += [Say(0, t, k) for t, k in ((reps.limit, SayKind.INSTRUCTION), (reps.breathe, SayKind.BREATHE)) if t]
@@ -353,32 +375,36 @@ class PlanBuilder:
 
     def _ready(self, routine_id: str) -> QuestionStep:
         """Caregiver mode: each hold and each set starts only after a yes."""
-        return self._question(routine_id, "Ready?", self.phrases.ready, "yesno", "ready")
+        return self._question(routine_id, self.phrases.title_ready, self.phrases.ready, "yesno", "ready")
 
     def _screening(self, entry_id: str) -> list[Step]:
-        care = self.care
+        care, ph = self.care, self.phrases
         if not care.screening:
             return []
-        steps: list[Step] = [self._speech(entry_id, "Safety questions", "screening",
+        steps: list[Step] = [self._speech(entry_id, ph.title_screening, "screening",
                                           [Say(0, care.screening_intro, SayKind.WARNING)], None)]
         for flag_id, question, advice in care.screening:
-            steps.append(self._question(entry_id, "Safety question", question, "yesno", "screen", skippable=False,
-                                        flag_id=flag_id, advice=advice))
-        steps.append(self._speech(entry_id, "Safety questions done", "screening", [Say(0, care.screening_done)], None))
+            steps.append(self._question(entry_id, ph.title_screening_question, question, "yesno", "screen",
+                                        skippable=False, flag_id=flag_id, advice=advice))
+        steps.append(self._speech(entry_id, ph.title_screening_done, "screening", [Say(0, care.screening_done)],
+                                  None))
         return steps
 
     def _pain_check(self, routine_id: str, when: str) -> list[Step]:
         if not self.care.pain_checks:
             return []
-        return [self._question(routine_id, f"Pain check ({when})", self.care.pain_score, "number", "pain-score",
+        ph = self.phrases
+        score_title, place_title = ((ph.title_pain_score_before, ph.title_pain_place_before) if when == "before"
+                                    else (ph.title_pain_score_after, ph.title_pain_place_after))
+        return [self._question(routine_id, score_title, self.care.pain_score, "number", "pain-score",
                                when=when, routine_id=routine_id),
-                self._question(routine_id, f"Where the pain is ({when})", self.care.pain_place, "place", "pain-place",
+                self._question(routine_id, place_title, self.care.pain_place, "place", "pain-place",
                                when=when, routine_id=routine_id)]
 
     def for_programme(self, programme: Programme) -> Plan:
         ph = self.phrases
         count = len(programme.routine_ids())
-        intro = self._speech(programme.id, "Introduction", "intro",
+        intro = self._speech(programme.id, ph.title_intro, "intro",
                              [Say(0, ph.programme_intro.format(title=programme.title, purpose=programme.purpose,
                                                                count=count))], programme.purpose)
         steps: list[Step] = [intro]
@@ -410,7 +436,7 @@ class PlanBuilder:
         steps: list[Step] = [self._speech(rid, routine.title, "intro", intro_lines, routine.purpose)]
         if routine.warnings:
             lines = [Say(0, ph.safety_intro, SayKind.WARNING)] + [Say(0, w, SayKind.WARNING) for w in routine.warnings]
-            warning = self._speech(rid, "Safety note", "warning", lines, routine.purpose)
+            warning = self._speech(rid, ph.title_safety_note, "warning", lines, routine.purpose)
             warning.skippable = False
             steps.append(warning)
         steps.extend(self._pain_check(rid, "before"))
@@ -421,18 +447,22 @@ class PlanBuilder:
                 steps.append(self._speech(rid, _short(item.say), item.kind, [Say(0, item.say)], routine.purpose,
                                           settle=max(1.0, item.pause)))
             elif item.hold:
-                main = Say(0, item.hold.cue)
-                steps.append(HoldStep(rid, f"Hold for {describe_time(clamp_to_span(item.hold.seconds, 1.0))}", "hold", main,
-                                      routine.purpose, hold=item.hold, phrases=ph, timing=self.timing))
+                hold = item.hold if item.hold.release else item.hold.model_copy(update={"release": ph.default_release})
+                title = ph.title_hold.format(time=describe_time(clamp_to_span(hold.seconds, 1.0), ph))
+                steps.append(HoldStep(rid, title, "hold", Say(0, hold.cue), routine.purpose, hold=hold, phrases=ph,
+                                      timing=self.timing))
             elif item.reps:
-                steps.extend(self._reps(routine, item.reps))
+                reps = item.reps if item.reps.release else item.reps.model_copy(update={"release": ph.default_release})
+                steps.extend(self._reps(routine, reps))
             elif item.rest:
                 steps.append(self._rest(rid, item.rest))
-        steps.append(self._speech(rid, "Finish", "finish", [Say(0, routine.finish)], routine.purpose))
+        steps.append(self._speech(rid, ph.title_finish, "finish", [Say(0, routine.finish or ph.default_finish)],
+                                  routine.purpose))
         steps.extend(self._pain_check(rid, "after"))
         return steps
 
     def _reps(self, routine: Routine, reps: Reps) -> list[Step]:
+        ph = self.phrases
         steps: list[Step] = []
         sides = reps.sides or [None]
         first = True
@@ -440,10 +470,11 @@ class PlanBuilder:
             for side in sides:
                 if not first and reps.rest_between_sets:
                     steps.append(self._rest(routine.id, reps.rest_between_sets))
-                side_part = f", {side} side" if side else ""
                 if self.care.confirm_steps:
                     steps.append(self._ready(routine.id))
-                title = f"Set {set_number} of {reps.sets}{side_part}: {int(reps.count.low)} x {_short(reps.move, 5)}"
+                values = dict(number=set_number, total=reps.sets, count=int(reps.count.low), move=_short(reps.move, 5))
+                title = (ph.title_set_side.format(side=ph.side(side), **values) if side
+                         else ph.title_set.format(**values))
                 steps.append(RepsStep(routine.id, title, "reps", Say(0, reps.move), routine.purpose, reps=reps,
                                       set_number=set_number, side=side, phrases=self.phrases,
                                       timing=self.timing, first=first))
@@ -451,9 +482,10 @@ class PlanBuilder:
         return steps
 
     def _rest(self, routine_id: str, seconds: float) -> RestStep:
-        text = self.phrases.rest.format(time=describe_time(seconds))
-        return RestStep(routine_id, f"Rest {describe_time(seconds)}", "rest", Say(0, text), None,
-                        seconds=seconds, phrases=self.phrases, timing=self.timing)
+        ph = self.phrases
+        time = describe_time(seconds, ph)
+        return RestStep(routine_id, ph.title_rest.format(time=time), "rest", Say(0, ph.rest.format(time=time)), None,
+                        seconds=seconds, phrases=ph, timing=self.timing)
 
     def _speech(self, routine_id: str, title: str, kind: str, lines: list[Say], purpose: str | None,
                 settle: float = 1.0) -> SpeechStep:
@@ -465,6 +497,6 @@ class PlanBuilder:
 
 
 def _short(text: str, words: int = 10) -> str:
-    """A step title: the first sentence, cut to a few words."""
-    parts = text.split(". ")[0].rstrip(".").split()
+    """A step title: the first sentence (up to ". " or the Chinese full stop), cut to a few words."""
+    parts = text.split(". ")[0].split("。")[0].rstrip(".").split()
     return " ".join(parts[:words]) + ("..." if len(parts) > words else "")

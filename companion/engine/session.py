@@ -99,7 +99,7 @@ class Session:
         if self.finished:
             return out
         if isinstance(event, CommandEvent) and event.confirm and event.command is not Command.STOP:
-            self._ask_first(event.command, at, out)
+            self._ask_first(event.command, event.name, at, out)
         elif isinstance(event, CommandEvent):
             if event.command is Command.STOP and event.confirm:
                 # A stop we are unsure of still halts everything at once (pause), then asks.
@@ -294,10 +294,11 @@ class Session:
         self.finished = True
         return True
 
-    def _ask_first(self, command: Command, at: float, out: list[Cue]) -> None:
+    def _ask_first(self, command: Command, name: str, at: float, out: list[Cue]) -> None:
+        """Ask whether ``command`` was meant; ``name`` is how the language says it (else its id)."""
         ph = self.phrases
         question = {Command.NEXT: ph.confirm_next, Command.BACK: ph.confirm_back}.get(
-            command, ph.confirm_other.format(command=command.value.replace("_", " ")))
+            command, ph.confirm_other.format(command=name or command.value.replace("_", " ")))
         self._pending = (command, at)
         out.append(Say(at, question, SayKind.SYSTEM))
 
@@ -348,7 +349,7 @@ class Session:
                 self._unpause(at, out)
                 step = self.current_step
                 if isinstance(step, HoldStep) and self._phase_index > 0:
-                    say(ph.resumed_hold.format(left=describe_time(self._hold_left(at))))
+                    say(ph.resumed_hold.format(left=describe_time(self._hold_left(at), ph)))
                 else:
                     say(ph.resumed)
                 self._run_until(at, out)
@@ -436,7 +437,7 @@ class Session:
                     parts.append(ph.sets_left.format(sets=sets_after))
                 return " ".join(parts)
             if isinstance(step, HoldStep) and self._phase_index > 0:
-                return ph.hold_left.format(time=describe_time(self._hold_left(at)))
+                return ph.hold_left.format(time=describe_time(self._hold_left(at), ph))
             later = []
             for s in self.plan.steps[self._index + 1:]:
                 if s.kind == "intro" and s.routine_id not in later and s.routine_id != step.routine_id:
@@ -448,9 +449,9 @@ class Session:
             return ph.next_is.format(title=self.plan.steps[self._index + 1].title)
         if command is Command.HOW_LONG_LEFT:
             status = self.status(at)
-            text = ph.session_left.format(time=describe_time(status.session_left))
+            text = ph.session_left.format(time=describe_time(status.session_left, ph))
             if isinstance(step, HoldStep) and self._phase_index > 0:
-                text = ph.hold_left.format(time=describe_time(self._hold_left(at))) + " " + text
+                text = ph.hold_left.format(time=describe_time(self._hold_left(at), ph)) + " " + text
             return text
         if command is Command.PURPOSE:
             return ph.purpose.format(purpose=step.purpose) if step.purpose else ph.no_purpose

@@ -1,7 +1,6 @@
-"""Load and validate the knowledge base (``companion/content/knowledge/*.yaml``).
+"""Load and validate the knowledge base (``companion/content/data/<lang>/knowledge/*.yaml``).
 
-It reuses the routine loader's machinery, :func:`companion.content.yamlsource.read_yaml`
-and :func:`companion.content.library.validation_problems`, so every problem reads
+It reuses the routine loader's machinery (:mod:`companion.content.model_file`), so every problem reads
 ``file:line: field: message`` exactly like a routine problem and ``companion check``
 can print both together. Checks across files (duplicate ids, one question listed
 under two entries, links to routines that do not exist) live here.
@@ -11,43 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-
-from pydantic import BaseModel, ValidationError
 
 from companion.content.locale import data_file
-from companion.content.library import expand_paths, validation_problems
-from companion.content.yamlsource import Problem, SourceDoc, field_name, read_yaml
+from companion.content.library import expand_paths, load_library
+from companion.content.yamlsource import Problem, SourceDoc, field_name
+from companion.content.model_file import read_model
+from companion.knowledge.redflags import load_redflags
 from companion.knowledge.schema import Entry, KnowledgeFile
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def read_model(path: Path, model: type[M]) -> tuple[M | None, SourceDoc]:
-    """Parse one YAML file into ``model``; problems are in the returned doc, never raised."""
-    doc = read_yaml(path)
-    if doc.problems:
-        return None, doc
-    if not isinstance(doc.data, dict):
-        doc.problems.append(Problem(doc.file, 1, "(file)", "the file must be a mapping of keys to values"))
-        return None, doc
-    try:
-        # strict, as for routines: YAML's yes/no/on/off must not slip into fields as 1 and 0.
-        return model.model_validate(doc.data, strict=True), doc
-    except ValidationError as exc:
-        for problem in validation_problems(doc, exc):
-            problem.message = _KB_WORDING.get(problem.message, problem.message)
-            doc.problems.append(problem)
-        return None, doc
-
-
-# The shared messages speak of routines in two places; say what applies here instead.
-_KB_WORDING = {
-    "unknown key (check the spelling; see 'Writing a routine' in the README)":
-        "unknown key (check the spelling; the fields are described in companion/knowledge/schema.py)",
-    "Input should be a valid boolean": "must be true or false",
-}
+from companion.knowledge.text import load_lexicon
+from companion.language.check import check_locale, check_words
 
 
 @dataclass
@@ -99,8 +70,6 @@ def load_knowledge(paths: list[Path] | None = None) -> KnowledgeBase:
 
 def _routine_links(kb: KnowledgeBase) -> list[Problem]:
     """Entries that explain a routine must name one that exists."""
-    from companion.content.library import load_library
-
     lib = load_library()
     problems = []
     for entry_id, entry in kb.entries.items():
@@ -115,14 +84,17 @@ def check_knowledge(paths: list[Path] | None = None) -> list[Problem]:
 
     With ``paths`` only those knowledge files are checked; without, the shipped
     knowledge folder plus the red-flag file and the answering lexicon, including
-    each red flag's own examples (a flag that misses its examples is a problem).
+    each red flag's own examples (a flag that misses its examples is a problem),
+    and the language's own words (``locale.yaml``, phrases, vocabulary).
+    A broken ``locale.yaml`` is reported alone: every other file is read with it.
     """
+    locale = check_locale()
+    if locale:
+        return locale
     kb = load_knowledge(paths)
     problems = [*kb.problems, *_routine_links(kb)]
     if paths is None:
-        from companion.knowledge.redflags import load_redflags
-        from companion.knowledge.text import load_lexicon
-
         problems.extend(load_redflags().problems)
         problems.extend(load_lexicon()[1])
+        problems.extend(check_words())
     return sorted(problems, key=lambda p: (p.file, p.line))

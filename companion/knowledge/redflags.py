@@ -22,7 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from companion.content.locale import data_file
-from companion.content.yamlsource import Problem
+from companion.content.yamlsource import Problem, field_name
+from companion.content.model_file import read_model
 from companion.knowledge.schema import Pattern, RedFlagFile
 from companion.knowledge.text import Match, PhraseMap, PhraseSet, words
 
@@ -116,8 +117,6 @@ class LoadedRedFlags:
 
 def load_redflags(path: Path | None = None) -> LoadedRedFlags:
     """Read and check the red-flag file: schema, concept names, and each flag's own examples."""
-    from companion.knowledge.base import read_model
-
     spec, doc = read_model(path or data_file("redflags.yaml"), RedFlagFile)
     if spec is None:
         return LoadedRedFlags(None, doc.problems)
@@ -157,8 +156,6 @@ def load_redflags(path: Path | None = None) -> LoadedRedFlags:
 
 
 def _field(path: tuple) -> str:
-    from companion.content.yamlsource import field_name
-
     return field_name(path)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from companion.content.schema import Id, Source, Strict, Text
+from companion.language.normalise import active_normaliser
 
 ANSWER_MAX_WORDS = 70
 MORE_MAX_CHARS = 1600
@@ -112,7 +113,7 @@ class RedFlagFile(Strict):
     def _no_empty_phrases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for name, phrases in value.items():
             for phrase in phrases:
-                if not re.search(r"[a-z0-9]", phrase.lower()):
+                if not any(word.strip("*") for word in active_normaliser().words(phrase, keep="*")):
                     raise ValueError(f"concept {name!r} has a phrase with no words: {phrase!r}")
         return value
 

@@ -3,38 +3,34 @@
 Questions arrive typed ("How should I lift?") or as speech-recogniser transcripts
 ("how should i lift", no punctuation, sometimes a misheard word). Both go through
 the same steps here so that the red-flag detector and retrieval see the same words:
-:func:`words` normalises exactly as the command vocabulary does, :class:`PhraseSet`
+:func:`words` normalises exactly as the command vocabulary does (the way the language
+in use cuts text into words, :mod:`companion.language.normalise`), :class:`PhraseSet`
 finds multi-word phrases (with simple wildcards), and :class:`Analyzer` turns words
 into stemmed index terms using the lexicon in ``content/lexicon.yaml``.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from companion.content.locale import data_file
 from companion.content.yamlsource import Problem
+from companion.content.model_file import read_model
 from companion.knowledge.schema import Lexicon
 from companion.knowledge.stem import stem
-from companion.language.vocabulary import normalise
-
+from companion.language.normalise import active_normaliser
 
 
 def words(text: str) -> list[str]:
     """Lower-case words without punctuation; "can't" becomes "cant" (as in the vocabulary)."""
-    return normalise(text).split()
-
-
-_APOSTROPHES = re.compile(r"['\u2019`]")
-_NON_PHRASE = re.compile(r"[^a-z0-9*]+")
+    return active_normaliser().words(text)
 
 
 def _phrase_words(phrase: str) -> tuple[str, ...]:
     """Like :func:`words`, but keeps ``*`` wildcards."""
-    return tuple(_NON_PHRASE.sub(" ", _APOSTROPHES.sub("", phrase.lower())).split())
+    return tuple(active_normaliser().words(phrase, keep="*"))
 
 
 def _word_matches(pattern: str, word: str) -> bool:
@@ -113,11 +109,13 @@ def join_spelled(tokens: list[str]) -> list[str]:
     """Join letters spoken one by one: "m r i" -> "mri", "c t" -> "ct".
 
     "a" and "i" are words too, so a run never starts with one ("is a c t" -> "is a ct").
+    Only Latin letters are spelled out like this: in Chinese a one-letter word is
+    just a word, and must not be glued to its neighbours.
     """
     out: list[str] = []
     run: list[str] = []
     for token in [*tokens, ""]:
-        if len(token) == 1 and token.isalpha():
+        if len(token) == 1 and token.isascii() and token.isalpha():
             if run or token not in ("a", "i"):
                 run.append(token)
             else:
@@ -193,8 +191,6 @@ class Analyzer:
 
 def load_lexicon(path: Path | None = None) -> tuple[Lexicon | None, list[Problem]]:
     """The retrieval lexicon, or None and its problems (``file:line: field: message``)."""
-    from companion.knowledge.base import read_model
-
     lexicon, doc = read_model(path or data_file("lexicon.yaml"), Lexicon)
     return lexicon, doc.problems
 

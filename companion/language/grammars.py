@@ -6,6 +6,7 @@ when "faster" is not in it. The states are named once here.
 
 from __future__ import annotations
 
+from companion.engine.events import Command
 from companion.language.vocabulary import Vocabulary
 
 
@@ -13,10 +14,10 @@ def grammar_for(context: str, vocabulary: Vocabulary) -> list[str] | None:
     """What to listen for in a dialogue context; None is free speech (a question).
 
     "place" (where pain is felt) is the vocabulary's place words, plus stop and
-    "resume", which work everywhere.
+    resume (its first phrase, "resume" in English), which work everywhere.
     """
     if context == "question":
         return None
     if context == "place":
-        return sorted({*vocabulary.place_words, *vocabulary.stop_phrases(), "resume"})
+        return sorted({*vocabulary.place_words, *vocabulary.stop_phrases(), *vocabulary.phrases(Command.RESUME)[:1]})
     return vocabulary.grammar(context)

@@ -71,8 +71,9 @@ class Interpreter:
         if decision.kind == "number":
             return Meaning(NumberEvent(at, decision.number, heard.text), None, "number")
         confirm = decision.kind == "confirm"
-        return Meaning(CommandEvent(at, decision.command, heard.text, confirm=confirm), decision.command.value,
-                       decision.kind)
+        event = CommandEvent(at, decision.command, heard.text, confirm=confirm,
+                             name=self.vocabulary.name(decision.command))
+        return Meaning(event, decision.command.value, decision.kind)
 
     def sure_enough(self, heard: Heard) -> bool:
         """A spoken pain score or place this sure is taken as said; below, it is read back first."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from companion.content.library import Library
 from companion.engine.events import Command
-from companion.language.vocabulary import Vocabulary, normalise
+from companion.language.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Menu:
         self.library = library
         self.vocabulary = vocabulary
         self.names: dict[str, str] = {}
+        normalise = vocabulary.normalise
         for entry in library.entries():
             for name in (entry.title, entry.id.replace("-", " "), *entry.aliases):
                 key = normalise(name)
@@ -53,7 +54,7 @@ class Menu:
         return said
 
     def match(self, text: str, fuzzy: bool = True) -> Choice:
-        said = normalise(text)
+        said = self.vocabulary.normalise(text)
         if said in self.goodbye:
             return Choice("goodbye")
         if said in self.what:

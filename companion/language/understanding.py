@@ -23,7 +23,7 @@ from typing import Callable
 
 from companion.engine.events import Command
 from companion.speech.ports import Recognition
-from companion.language.vocabulary import Vocabulary, normalise
+from companion.language.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Understanding:
         if speaking and (match is None or match.command is not Command.STOP):
             return Decision("ignore", reason="the companion was speaking; only stop counts then")
         raw_echo = speaking and not self.echo_cancelled()
-        if raw_echo and speaking_text and f" {match.phrase} " in f" {normalise(speaking_text)} ":
+        if raw_echo and speaking_text and f" {match.phrase} " in f" {self.vocabulary.normalise(speaking_text)} ":
             # Its own "...say stop" coming back through the microphone; a real stop said over it
             # is lost only for the length of that one sentence.
             return Decision("ignore", reason="the companion itself was saying that word")

@@ -1,15 +1,15 @@
-"""Text -> command, from the phrase list in ``content/vocabulary.yaml``.
+"""Text -> command, from the phrase list in ``content/data/<lang>/vocabulary.yaml``.
 
 One matcher serves typed commands, scripts and (later) speech transcripts.
 Matching is by whole normalised phrases: the utterance is the phrase, or
 contains it as whole words. When two commands could match, the longest phrase
 wins, except that an un-negated stop phrase always wins: saying "stop" must
-never be out-voted by other words in the same sentence.
+never be out-voted by other words in the same sentence. What a word is comes
+from the language in use (:mod:`companion.language.normalise`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from companion.content.locale import data_file
 from companion.engine.events import Command
 from companion.engine.pain import PLACE_ORDER
-
+from companion.language.normalise import Normaliser, active_normaliser
 
 
 class _CommandWords(BaseModel):
@@ -46,16 +46,6 @@ class _VocabularyFile(BaseModel):
     negations: list[str] = Field(default_factory=list)
 
 
-_APOSTROPHES = re.compile(r"['\u2019`]")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-
-
-def normalise(text: str) -> str:
-    """Lower case, drop apostrophes ("that's" -> "thats"), punctuation to spaces."""
-    text = _APOSTROPHES.sub("", text.lower())
-    return " ".join(_NON_WORD.sub(" ", text).split())
-
-
 @dataclass(frozen=True)
 class Match:
     command: Command
@@ -68,16 +58,22 @@ class Vocabulary:
 
     def __init__(self, commands: dict[Command, _CommandWords], negations: list[str],
                  answers: dict[str, list[str]] | None = None, numbers: list[str] | None = None,
-                 menu: MenuWords | None = None, places: dict[str, list[str]] | None = None):
+                 menu: MenuWords | None = None, places: dict[str, list[str]] | None = None,
+                 normaliser: Normaliser | None = None):
+        """``normaliser`` cuts text into words; by default the way the language in use does."""
+        self.normalise = normaliser or active_normaliser()
+        norm = self.normalise
         self.menu = menu or MenuWords(start_prefixes=[], what=[], goodbye=[])
-        self.place_words = {normalise(w): place for place, ws in (places or {}).items() for w in ws}
-        self._answers = {normalise(p): key == "yes" for key, ps in (answers or {}).items() for p in ps}
-        self._numbers = {normalise(word): value for value, word in enumerate(numbers or [])}
+        self._place_names = {place: ws[0] for place, ws in (places or {}).items() if ws}
+        self._names = {cmd: words.phrases[0] for cmd, words in commands.items()}
+        self.place_words = {norm(w): place for place, ws in (places or {}).items() for w in ws}
+        self._answers = {norm(p): key == "yes" for key, ps in (answers or {}).items() for p in ps}
+        self._numbers = {norm(word): value for value, word in enumerate(numbers or [])}
         self._phrases: dict[Command, tuple[str, ...]] = {
-            cmd: tuple(normalise(p) for p in words.phrases) for cmd, words in commands.items()
+            cmd: tuple(norm(p) for p in words.phrases) for cmd, words in commands.items()
         }
         self._state_changing = {cmd for cmd, words in commands.items() if words.changes_state}
-        self._negations = tuple(normalise(n) for n in negations)
+        self._negations = tuple(norm(n) for n in negations)
         seen: dict[str, Command] = {}
         for cmd, phrases in self._phrases.items():
             for phrase in phrases:
@@ -88,18 +84,18 @@ class Vocabulary:
 
     def answer(self, text: str) -> bool | None:
         """True for yes, False for no, None when ``text`` is neither (whole utterance only)."""
-        return self._answers.get(normalise(text))
+        return self._answers.get(self.normalise(text))
 
     def number(self, text: str) -> int | None:
         """0..10 from "seven" or "7" (whole utterance only)."""
-        said = normalise(text)
-        if said.isdigit() and 0 <= int(said) <= 10:
+        said = self.normalise(text)
+        if said.isdecimal() and 0 <= int(said) <= 10:
             return int(said)
         return self._numbers.get(said)
 
     def place(self, text: str) -> str | None:
         """'my calf' -> 'below-knee'; whole utterance, or the longest place phrase inside it."""
-        said = normalise(text)
+        said = self.normalise(text)
         if said in self.place_words:
             return self.place_words[said]
         found = [p for p in self.place_words if f" {p} " in f" {said} "]
@@ -127,6 +123,14 @@ class Vocabulary:
     def phrases(self, command: Command) -> tuple[str, ...]:
         return self._phrases.get(command, ())
 
+    def name(self, command: Command) -> str:
+        """How the language names ``command`` when asking about it: its first phrase as written ("pause")."""
+        return self._names.get(command, command.value)
+
+    def place_name(self, place: str) -> str:
+        """How the language names a pain place (its first phrase as written), for reading it back."""
+        return self._place_names.get(place, place)
+
     def all_phrases(self) -> dict[str, Command]:
         return dict(self._command_of)
 
@@ -136,7 +140,7 @@ class Vocabulary:
         Phrases with the same meaning are interchangeable; the endpointer uses
         this to know when the words heard so far are enough.
         """
-        said = normalise(phrase)
+        said = self.normalise(phrase)
         command = self._command_of.get(said)
         if command is not None:
             return command.value
@@ -151,7 +155,7 @@ class Vocabulary:
 
     def match(self, text: str) -> Match | None:
         """The command ``text`` asks for, or None when it names none (or is negated)."""
-        said = normalise(text)
+        said = self.normalise(text)
         if not said:
             return None
         padded = f" {said} "
@@ -188,11 +192,16 @@ def _load_vocabulary(path: Path) -> Vocabulary:
     missing = [cmd.value for cmd in Command if cmd not in data.commands]
     if missing:
         raise ValueError(f"{path}: commands without phrases: {', '.join(missing)}")
-    overlap = set(map(normalise, (p for ps in data.answers.values() for p in ps))) & {
-        normalise(p) for words in data.commands.values() for p in words.phrases}
+    norm = active_normaliser()
+    empty = sorted(p for words in data.commands.values() for p in words.phrases if not norm(p))
+    if empty:
+        raise ValueError(f"{path}: phrases with no words left after normalising: {empty}")
+    overlap = set(map(norm, (p for ps in data.answers.values() for p in ps))) & {
+        norm(p) for words in data.commands.values() for p in words.phrases}
     if overlap:
         raise ValueError(f"{path}: phrases are both answers and commands: {sorted(overlap)}")
     unknown_places = set(data.places) - set(PLACE_ORDER)
     if unknown_places:
         raise ValueError(f"{path}: unknown pain places {sorted(unknown_places)}; use {', '.join(PLACE_ORDER)}")
-    return Vocabulary(data.commands, data.negations, data.answers, data.numbers, data.menu, data.places)
+    return Vocabulary(data.commands, data.negations, data.answers, data.numbers, data.menu, data.places,
+                      norm)

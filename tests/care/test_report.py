@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import html
@@ -13,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from companion.care.profiles import Profile
-from companion.care.report.collect import collect, pain_chart_png, render
-from companion.cli.report import add_report_parser
+from companion.care.report.chart import pain_chart_png
+from companion.care.report.collect import collect
+from companion.care.report.html import render
+from companion.cli import build_parser
 from companion.care.store import open_store
 
 NOW = datetime(2024, 5, 12, 18, 0, tzinfo=UTC)  # a Sunday; the week is Mon 6 - Sun 12 May
@@ -109,9 +110,7 @@ def db(tmp_path) -> Path:
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="companion")
-    add_report_parser(parser.add_subparsers())
-    args = parser.parse_args(["report", *argv])
+    args = build_parser().parse_args(["report", *argv])
     return args.func(args)
 
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from companion.cli.ask import EXIT_OK, EXIT_USAGE, add_ask_parser
+from companion.cli.ask import register as add_ask_parser
+from companion.cli.exit_codes import EXIT_OK, EXIT_USAGE
 from companion.knowledge.schema import sentence_count
 
 

@@ -153,3 +153,19 @@ def test_run_without_a_speaker_says_so_once_and_carries_on_in_text(capsys, monke
     assert out.count("Speech is off: no audio output device was found") == 1
     assert "Carrying on in text." in out
     assert "YOU SAID: 'pause'" in out and "SESSION STOPPED" in out
+
+
+def test_check_names_the_line_of_a_broken_screening_file(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from companion.content.locale import lang_dir
+
+    folder = tmp_path / "en"
+    shutil.copytree(lang_dir("en"), folder)
+    text = (folder / "screening.yaml").read_text(encoding="utf-8")
+    (folder / "screening.yaml").write_text(text.replace("flag: fever", "flag: feverish"), encoding="utf-8")
+    monkeypatch.setenv("COMPANION_LANG", str(folder))
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if "flag: fever" in row)
+    assert f"screening.yaml:{line}: questions[4].flag: unknown red flag 'feverish'" in out

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from companion.cli.profile import add_history_parser, add_profile_parser
+from companion.cli.history import register as add_history_parser
+from companion.cli.profile import register as add_profile_parser
 from companion.care.profiles import CAREGIVER_PRESET, Profile
 from companion.care.store import SCHEMA_VERSION, StoreOutput, open_store
 from companion.engine.clock import VirtualClock

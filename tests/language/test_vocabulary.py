@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from companion.engine.events import Command
-from companion.language.vocabulary import load_vocabulary, normalise
+from companion.language.normalise import normalise
+from companion.language.vocabulary import load_vocabulary
 
 
 @pytest.fixture(scope="module")

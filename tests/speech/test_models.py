@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from companion.cli import models as models_cli
 from companion.speech import models as m
 
 NAME = "fake-model-0.1"
@@ -406,7 +407,7 @@ def cli(monkeypatch, tmp_path, capsys):
     def run(*argv):
         parser = argparse.ArgumentParser(prog="companion")
         sub = parser.add_subparsers(dest="command")
-        m.add_models_parser(sub)
+        models_cli.register(sub)
         args = parser.parse_args(["models", *argv])
         code = args.func(args)
         out, err = capsys.readouterr()

@@ -1,35 +1,70 @@
-"""Choose and build a recogniser: Vosk when a real model is installed, else embedded PocketSphinx."""
+"""Every speech recogniser the companion knows, in the order it prefers them.
+
+The table feeds the ``--engine`` choices, ``companion doctor`` (one check per
+engine, in this order) and the default: the first engine whose ``preferred()``
+says it can do its best here. Adding an engine is one module in ``asr/`` and one
+row here (and its doctor check; tests/app/test_doctor.py says if one is missing).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+from companion.speech.models import installed_models
 from companion.speech.ports import Recognizer, RecognizerUnavailable
 
-ENGINES = ("vosk", "pocketsphinx")
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    summary: str
+    build: Callable[[list[str], Path | None], Recognizer]  # (grammar, model folder) -> recogniser
+    preferred: Callable[[], bool]  # chosen by default when no engine is named
 
 
 def default_vosk_model() -> Path | None:
     """The first installed Vosk model under models/ (never the test-only fixture)."""
-    from companion.speech.models import installed_models
-
     for model in installed_models(include_fixtures=False):
         return model.path
     return None
+
+
+def _vosk(phrases: list[str], model: Path | None) -> Recognizer:
+    path = model or default_vosk_model()
+    if path is None:
+        raise RecognizerUnavailable("no Vosk model is installed. "
+                                    "Fix: companion models download vosk-model-small-en-us-0.15")
+    from companion.speech.asr.vosk import VoskRecognizer  # the vosk library loads only when it is used
+
+    return VoskRecognizer(path, phrases)
+
+
+def _pocketsphinx(phrases: list[str], model: Path | None) -> Recognizer:
+    from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
+
+    return PocketSphinxRecognizer(phrases)
+
+
+REGISTRY: tuple[Engine, ...] = (
+    Engine("vosk", "Vosk (Kaldi), with a model you download", _vosk, lambda: default_vosk_model() is not None),
+    Engine("pocketsphinx", "PocketSphinx with its built-in US English model (no download)", _pocketsphinx,
+           lambda: True),
+)
+ENGINES = tuple(engine.name for engine in REGISTRY)
+
+
+def default_engine(model: Path | None = None) -> str:
+    """The engine used when none is named (a model folder given means Vosk)."""
+    if model is not None:
+        return "vosk"
+    return next(engine.name for engine in REGISTRY if engine.preferred())
 
 
 def make_recognizer(phrases: list[str], engine: str | None = None, model: Path | None = None) -> Recognizer:
     """A recogniser for ``phrases``; raises :class:`RecognizerUnavailable` with the fix."""
     if engine not in (None, *ENGINES):
         raise RecognizerUnavailable(f"unknown engine '{engine}'; choose one of: {', '.join(ENGINES)}")
-    if engine == "vosk" or (engine is None and (model or default_vosk_model())):
-        path = model or default_vosk_model()
-        if path is None:
-            raise RecognizerUnavailable("no Vosk model is installed. "
-                                        "Fix: companion models download vosk-model-small-en-us-0.15")
-        from companion.speech.asr.vosk import VoskRecognizer
-
-        return VoskRecognizer(path, phrases)
-    from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
-
-    return PocketSphinxRecognizer(phrases)
+    chosen = engine or default_engine(model)
+    return next(e for e in REGISTRY if e.name == chosen).build(phrases, model)

@@ -1,0 +1,1 @@
+"""Audio plumbing: the microphone, voice activity and endpointing, the segmenter, echo cancellation, WAV files."""

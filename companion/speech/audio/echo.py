@@ -36,6 +36,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from companion.content.phrases import load_phrases
 from companion.speech.ports import SAMPLE_RATE, AudioSource, EchoCanceller
 
 PIECE_BYTES = SAMPLE_RATE // 100 * 2  # WebRTC processes 10 ms at a time
@@ -260,12 +261,12 @@ class EchoCancellingSource:
 
 
 def open_echo_canceller() -> tuple[EchoCanceller | None, str | None]:
-    """The canceller, or None and the sentence that says why it is off and what that means."""
+    """The canceller, or None and the sentence (in the language in use) that says why it is off and what that means."""
+    phrases = load_phrases()
     try:
         return WebRtcEchoCanceller(), None
     except EchoCancellerUnavailable as exc:
         why = str(exc)
     except Exception as exc:  # noqa: BLE001 - the native library failed to load: carry on without it
-        why = f"WebRTC's audio processing failed to start ({exc})"
-    return None, (f"Echo cancellation is off: {why}. While I speak, only a clearly heard stop counts; "
-                  "between sentences any stop works.")
+        why = phrases.echo_failed.format(error=exc)
+    return None, phrases.echo_off.format(reason=why)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from companion.content.phrases import load_phrases
 from companion.speech.ports import Speaker
 
 CHUNK_SECONDS = 0.05
@@ -353,11 +354,11 @@ class Pyttsx3Speaker(Speaker):
 
 
 def open_speaker() -> tuple["SpeakerOutput | None", str | None]:
-    """The speaker as an output, or None and the one sentence that says why speech is off."""
+    """The speaker as an output, or None and the one sentence (in the language in use) that says why speech is off."""
     try:
         return SpeakerOutput(Pyttsx3Speaker()), None
     except SpeechUnavailable as exc:
-        return None, f"Speech is off: {exc}. Carrying on in text."
+        return None, load_phrases().speech_off.format(reason=exc)
 
 
 class SpeakerOutput:
