@@ -88,7 +88,8 @@ def one_run(library, vocabulary, engine, recognizer, stop_audio: bytes) -> dict[
     phrases = load_phrases()
     plan = PlanBuilder(library.routines, phrases).for_entry(library.get("wall-standing"))
     session = Session(plan, phrases, {r.id: r.title for r in library.routines.values()})
-    runner = Runner(session, VirtualClock(), vocabulary, [sp.SpeakerOutput(speaker)])
+    voice = sp.SpeakerOutput(speaker)
+    runner = Runner(session, VirtualClock(), vocabulary, [voice], voice=voice)
     try:
         runner.advance_to(0.0)  # the introduction starts playing
         deadline = time.monotonic() + 5
@@ -102,11 +103,11 @@ def one_run(library, vocabulary, engine, recognizer, stop_audio: bytes) -> dict[
         if heard is None or vocabulary.meaning(heard.text) != "stop":
             return None
         said = runner.speaking_text()
-        raw = runner.understanding.decide(heard, speaking=True, speaking_text=said)
+        raw = runner.interpreter.understanding.decide(heard, speaking=True, speaking_text=said)
         cancelled = Understanding(vocabulary, echo_cancelled=lambda: True).decide(
             heard, speaking=True, speaking_text=said)
         # The timing below is for a stop it acts on at once.
-        sure = Recognition(heard.text, max(heard.confidence, runner.understanding.policy.stop), heard.engine)
+        sure = Recognition(heard.text, max(heard.confidence, runner.interpreter.understanding.policy.stop), heard.engine)
         understood = time.monotonic()
         runner.hear(Heard(1.0, sure.text, "voice", sure))
         deadline = time.monotonic() + 1

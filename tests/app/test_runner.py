@@ -105,3 +105,25 @@ def test_an_utterance_begun_over_its_speech_counts_only_as_stop(library):
     assert not runner.session.paused
     runner.hear(Heard(21.0, "pause", "voice", sure))
     assert runner.session.paused
+
+
+def test_while_the_voice_is_speaking_only_stop_counts_and_stop_cuts_it_off(library):
+    """The runner asks the devices (its ``voice``) whether the companion is talking."""
+    from companion.engine.clock import VirtualClock
+    from companion.speech.ports import Recognition
+
+    class Talking:
+        def speaking(self) -> bool:
+            return True
+
+        def speaking_text(self) -> str:
+            return "Now stay like this for five minutes."
+
+    out = FakeSpeaker()
+    runner = Runner(make_session(library, "wall-standing"), VirtualClock(), load_vocabulary(), [out],
+                    voice=Talking())
+    runner.advance_to(20.0)
+    runner.hear(Heard(20.0, "pause", "voice", Recognition("pause", 0.99, "test")))
+    assert not runner.session.paused
+    runner.hear(Heard(21.0, "stop", "voice", Recognition("stop", 0.99, "test")))
+    assert runner.session.finished and {"kind": "_interrupt"} in out.records
