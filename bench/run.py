@@ -47,7 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--all", action="store_true",
-                        help="also run bench/ask.py, bench/voice.py (small set), bench/bargein.py and bench/echo.py --quick")
+                        help="also run bench/ask.py, bench/voice.py (small set), bench/bargein.py, bench/echo.py --quick "
+                             "and bench/faults.py")
     args = parser.parse_args()
 
     results: dict[str, object] = {
@@ -102,8 +103,8 @@ def main() -> None:
         print(f"\n== bench/{name}.py ==\n{text.rstrip()}")
 
 
-# answering questions; recognition (small set); barge-in; echo cancellation (one routine's cues)
-OTHERS = {"ask": [], "voice": [], "bargein": [], "echo": ["--quick"]}
+# answering questions; recognition (small set); barge-in; echo cancellation (one routine's cues); faults
+OTHERS = {"ask": [], "voice": [], "bargein": [], "echo": ["--quick"], "faults": []}
 
 
 def run_the_others(as_json: bool) -> dict:

@@ -1,5 +1,10 @@
+"""``python -m companion``: the same as the ``companion`` command."""
+
 import sys
 
-from companion.cli import main
+try:
+    from companion.cli import main
+except KeyboardInterrupt:  # Ctrl-C before the command has even loaded
+    sys.exit(130)
 
 sys.exit(main())

@@ -38,10 +38,13 @@ def imports(path: Path) -> set[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            found.add(module)
-            # "from companion.cli import ask" imports the module companion.cli.ask
-            found.update(f"{module}.{alias.name}" for alias in node.names if (PACKAGE.parent / (
-                module.replace(".", "/") + f"/{alias.name}")).with_suffix(".py").exists())
+            # "from companion.cli import ask" imports the module companion.cli.ask; a name that is
+            # not a submodule comes from the module itself
+            submodules = {alias.name for alias in node.names if (PACKAGE.parent / (
+                module.replace(".", "/") + f"/{alias.name}")).with_suffix(".py").exists()}
+            found.update(f"{module}.{name}" for name in submodules)
+            if len(submodules) < len(node.names):
+                found.add(module)
     return found
 
 

@@ -9,19 +9,28 @@ spoken phrases. Without them no session can start, and the exit code is 1.
 Everything about sound (espeak-ng, PortAudio, devices, recognisers) is reported
 but is not essential: with no speech the companion prints its cues, and with no
 microphone it reads typed commands, so the exit code stays 0.
+
+``companion doctor --db`` checks the history database instead (read-only:
+SQLite's integrity check and every row as the store reads it), names the
+damaged sessions, and with ``--salvage OUT`` copies all that can be read into
+a new file. Its exit code is 1 when it finds damage.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
+from companion.care.store import UNREADABLE, BadRow, Damage, StoreError, read_time
+from companion.care.store_repair import Salvaged, Scan, salvage, scan_database
 from companion.content.datadir import data_dir
 from companion.content.library import load_library
 from companion.content.phrases import load_phrases
@@ -409,7 +418,7 @@ def summary(results: Sequence[Result]) -> str:
     return f"Text mode works. Speech out: {out_text}. Voice commands: {in_text}."
 
 
-def render_text(results: Sequence[Result]) -> str:
+def _result_lines(results: Sequence[Result]) -> list[str]:
     width = max(len(r.check) for r in results)
     lines = []
     for r in results:
@@ -420,6 +429,203 @@ def render_text(results: Sequence[Result]) -> str:
             fix_lines = r.fix.splitlines()
             lines.append(f"{indent}fix: {fix_lines[0]}")
             lines.extend(f"{indent}     {line}" for line in fix_lines[1:])
+    return lines
+
+
+def render_text(results: Sequence[Result]) -> str:
+    lines = _result_lines(results)
     lines.append("")
     lines.append(summary(results))
+    return "\n".join(lines)
+
+
+# -- the history database (companion doctor --db) ------------------------------------
+
+MAX_LISTED = 12  # damaged sessions named one by one; the rest are counted
+
+
+@dataclass
+class DatabaseCheck:
+    """``doctor --db``: a read-only scan of one database file, and the copy ``--salvage`` made of it."""
+
+    scan: Scan
+    missing_ok: bool = False  # the default file not made yet is no problem: there is no history to lose
+    salvaged: Salvaged | None = None
+    salvage_problem: str | None = None
+
+    @property
+    def missing(self) -> bool:
+        return not self.scan.path.exists()
+
+    @property
+    def healthy(self) -> bool:
+        return self.scan.healthy or (self.missing and self.missing_ok)
+
+    def exit_code(self) -> int:
+        return EXIT_OK if self.healthy and self.salvage_problem is None else EXIT_PROBLEM
+
+    def as_json(self) -> dict[str, Any]:
+        scan = self.scan
+        salvaged = self.salvaged
+        return {
+            "database": str(scan.path), "schema": scan.schema, "healthy": self.healthy, "problem": scan.problem,
+            "note": scan.note, "integrity": scan.integrity, "counts": _counts(scan),
+            "damaged_sessions": scan.damaged_sessions,
+            "fix": salvage_command(scan.path) if scan.problem is None and not scan.healthy else None,
+            "damage": [_damage_json(d) for d in scan.damage],
+            "salvage": None if salvaged is None else {
+                "path": str(salvaged.path), "copied": {kind: salvaged.copied[kind] for kind in
+                                                       ("profile", "session", "event")},
+                "repaired": salvaged.repaired, "skipped": [_damage_json(d) for d in salvaged.skipped]},
+            "salvage_problem": self.salvage_problem,
+        }
+
+
+def _damage_json(damage: Damage) -> dict[str, Any]:
+    return {"kind": damage.kind, "key": damage.key, "problem": damage.problem, "session_id": damage.session_id}
+
+
+def _bad(scan: Scan, kind: str) -> int:
+    """Rows of ``kind`` that were read but cannot be used (unreadable ones were never read)."""
+    return sum(1 for d in scan.damage if d.kind == kind and d.problem != UNREADABLE and d.key != "*")
+
+
+def _counts(scan: Scan) -> dict[str, dict[str, int]]:
+    """Per table: the rows that can be used, and the rows that are damaged."""
+    tables = {"profiles": ("profile", scan.profiles), "sessions": ("session", scan.sessions),
+              "events": ("event", scan.events)}
+    return {table: {"readable": len(rows) - _bad(scan, kind),
+                    "damaged": sum(1 for d in scan.damage if d.kind == kind and d.key != "*")}
+            for table, (kind, rows) in tables.items()}
+
+
+def check_database(path: Path, salvage_to: Path | None = None, missing_ok: bool = False) -> DatabaseCheck:
+    """Check the file read-only, and with ``salvage_to`` copy everything readable into that new file."""
+    check = DatabaseCheck(scan_database(path), missing_ok=missing_ok)
+    if salvage_to is not None:
+        try:
+            check.salvaged = salvage(check.scan, salvage_to)
+        except StoreError as exc:
+            check.salvage_problem = str(exc)
+    return check
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _session_label(scan: Scan, session_id: int) -> str:
+    """``12 (2024-05-06 09:00, wall-standing, Mum)`` from what can still be read of the session."""
+    row = next((r for r in scan.sessions if r[0] == session_id), None)
+    if row is None:
+        return f"{session_id} (its own row cannot be read)"
+    _sid, user, entry_id, started, *_ = row
+    try:
+        when = read_time(started, "start time").strftime("%Y-%m-%d %H:%M")
+    except BadRow:
+        when = "start unknown"
+    return f"{session_id} ({when}, {entry_id}, {user if isinstance(user, str) else 'no person'})"
+
+
+def damaged_sessions(scan: Scan) -> list[str]:
+    """One line per damaged session: which one, and what is wrong with it or its events."""
+    by_session: dict[int, list[Damage]] = {}
+    for damage in scan.damage:
+        if damage.session_id is not None:
+            by_session.setdefault(damage.session_id, []).append(damage)
+    lines = []
+    for sid in sorted(by_session):
+        items = by_session[sid]
+        parts = [d.problem for d in items if d.kind == "session"]
+        events = Counter(d.problem for d in items if d.kind == "event")
+        parts += [f"{problem} ({_plural(n, 'event')})" for problem, n in events.most_common(3)]
+        if len(events) > 3:
+            parts.append(f"{_plural(sum(events.values()) - sum(n for _, n in events.most_common(3)), 'more event')}")
+        lines.append(f"session {_session_label(scan, sid)}: {'; '.join(parts)}")
+    return lines
+
+
+def database_results(check: DatabaseCheck) -> list[Result]:
+    """The report lines of a database check, with the command that saves what can be read."""
+    scan = check.scan
+    if check.missing:
+        status = NOTE if check.missing_ok else PROBLEM
+        return [Result("database", status, f"there is no database file at {scan.path}"
+                       + (" yet: it is made with the first profile or session" if check.missing_ok else ""))]
+    if scan.problem is not None:
+        return [Result("database", PROBLEM, scan.problem)]
+    results = [Result("database", OK, f"{scan.path}: schema {scan.schema}, read without changing it"
+                      + (f" ({scan.note})" if scan.note else ""))]
+    if scan.integrity:
+        more = f" (and {_plural(len(scan.integrity) - 1, 'more finding')})" if len(scan.integrity) > 1 else ""
+        results.append(Result("integrity", PROBLEM, f"SQLite's integrity check: {scan.integrity[0]}{more}"))
+    else:
+        results.append(Result("integrity", OK, "SQLite's integrity check finds no damage"))
+    whole = {d.kind for d in scan.damage if d.key == "*"}
+    for table, counts in _counts(scan).items():
+        kind = table[:-1]
+        if kind in whole:
+            results.append(Result(table, PROBLEM, f"the {table} table cannot be read at all"))
+        elif counts["damaged"] or (kind == "profile" and any(d.kind == "profile setting" for d in scan.damage)):
+            settings = [d.key for d in scan.damage if d.kind == "profile setting"] if kind == "profile" else []
+            detail = f"{counts['readable']} can be read, {counts['damaged']} cannot"
+            if settings:
+                detail += f"; settings that cannot be read (defaults are used): {', '.join(map(str, settings))}"
+            results.append(Result(table, PROBLEM, detail))
+        else:
+            results.append(Result(table, OK, f"{_plural(counts['readable'], table[:-1])}, all readable"))
+    return results
+
+
+def salvage_command(path: Path) -> str:
+    """The command that copies what can be read of ``path`` into a new file beside it."""
+    copy = path.with_name(f"{path.stem}-salvaged{path.suffix or '.db'}")
+    return f"companion doctor --db {shlex.quote(str(path))} --salvage {shlex.quote(str(copy))}"
+
+
+def _salvage_lines(check: DatabaseCheck) -> list[str]:
+    if check.salvage_problem is not None:
+        return [f"Nothing was salvaged: {check.salvage_problem}"]
+    salvaged = check.salvaged
+    if salvaged is None:
+        return []
+    original = check.scan.path
+    copied = ", ".join(_plural(salvaged.copied[kind], kind) for kind in ("profile", "session", "event"))
+    lines = [f"Copied {copied} into {salvaged.path}."]
+    lines += [f"  rebuilt: {line}" for line in salvaged.repaired[:MAX_LISTED]]
+    if len(salvaged.repaired) > MAX_LISTED:
+        lines.append(f"  rebuilt: {len(salvaged.repaired) - MAX_LISTED} more")
+    if salvaged.skipped:
+        kinds = Counter(d.kind for d in salvaged.skipped)
+        lines.append("  not copied (cannot be read): " + ", ".join(_plural(n, k) for k, n in kinds.items()))
+    lines.append(f"The original {original} was not changed. To use the copy, pass "
+                 f"--db {shlex.quote(str(salvaged.path))}; to make it the one companion uses, move {original.name} "
+                 f"aside (with any {original.name}-wal and {original.name}-shm next to it) and put the copy in its "
+                 f"place.")
+    return lines
+
+
+def render_database(check: DatabaseCheck) -> str:
+    """The text report of ``doctor --db``: the checks, the damaged sessions, the salvage, and a summary."""
+    results = database_results(check)
+    lines = _result_lines(results)
+    damaged = damaged_sessions(check.scan)
+    if damaged:
+        lines.append("")
+        lines.append(f"Damaged sessions ({len(damaged)}):")
+        lines += [f"  {line}" for line in damaged[:MAX_LISTED]]
+        if len(damaged) > MAX_LISTED:
+            lines.append(f"  ... and {len(damaged) - MAX_LISTED} more (see --json)")
+    salvage_lines = _salvage_lines(check)
+    if salvage_lines:
+        lines.append("")
+        lines += salvage_lines
+    lines.append("")
+    if check.healthy:
+        lines.append("The history database is healthy." if not check.missing else "Nothing to check yet.")
+    else:
+        lines.append("Damage found; nothing was changed in the file." if check.scan.problem is None else
+                     "The database cannot be used as it is; nothing was changed in it.")
+        if check.scan.problem is None and check.salvaged is None:
+            lines.append(f"To copy everything that can be read into a new file: {salvage_command(check.scan.path)}")
     return "\n".join(lines)

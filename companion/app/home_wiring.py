@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from companion.app.records import note_record
 from companion.app.session import SessionOptions, run_session
 from companion.care.progression import due_now
 from companion.care.session_setup import SetupError, prepare
-from companion.care.store import open_store
+from companion.care.store import StoreError, open_store
 from companion.content.library import Library
 from companion.content.phrases import load_phrases
 from companion.language.vocabulary import load_vocabulary
@@ -71,12 +72,16 @@ def run_home(lib: Library, options: HomeOptions) -> None:
         print(f"Session {result.reason} after {clock_text(result.seconds)} (minutes:seconds).")
 
     def due() -> list[tuple[str, int, int]]:
-        """What is due now: from the person's history when known, else from today's session logs."""
+        """What is due now: from the person's history when known, else (or if it cannot be read) today's logs."""
         if not options.user:
             return due_today(lib, done_today())
         now = datetime.now().astimezone()
-        with open_store(options.db) as store:
-            items = due_now(store.practice(options.user), now, lib, store.get_profile(options.user))
+        try:
+            with open_store(options.db) as store:
+                items = due_now(store.practice(options.user), now, lib, store.get_profile(options.user))
+        except StoreError as exc:
+            print(exc, file=sys.stderr)
+            return due_today(lib, done_today())
         return [(lib.get(d.routine_id).title, d.done_today, int(d.wanted_low)) for d in items if d.is_due(now)]
 
     home = Home(lib, live_io.vocabulary, load_phrases(), live_io.inbox, say, run, live_io.listen_for,

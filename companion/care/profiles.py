@@ -87,8 +87,8 @@ def set_value(profile: Profile, key: str, value: str) -> Profile:
         if flag not in ("yes", "no", "true", "false", "on", "off"):
             raise ProfileError(f"{key} must be yes or no")
         return replace(profile, **{key: flag in ("yes", "true", "on")})
-    # conditions: a comma-separated list, or "none"
-    chosen = tuple(c.strip() for c in value.split(",") if c.strip() and c.strip() != "none")
+    # conditions: a comma-separated list, or "none"; each named once, in the order first given
+    chosen = tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip() and c.strip() != "none"))
     unknown = [c for c in chosen if c not in CONDITIONS]
     if unknown:
         raise ProfileError(f"unknown condition(s) {', '.join(unknown)}; known: {', '.join(CONDITIONS)}")

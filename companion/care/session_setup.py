@@ -35,7 +35,7 @@ class Setup:
 
 
 class SetupError(Exception):
-    """Why the session cannot start (unknown person, refused exercise, bad --at).
+    """Why the session cannot start (unknown person, refused exercise, --at without the virtual clock).
 
     ``spoken`` is the same reason in words for the ear (no command lines).
     """
@@ -66,25 +66,37 @@ def care_for(setup: Setup, screen: bool, library: Library | None = None) -> Care
 
 
 def prepare(lib: Library, entry: Entry | None, *, user: str | None = None, db: str | None = None,
-            at: str | None = None, virtual: bool = False, resume: bool = False,
+            at: datetime | None = None, virtual: bool = False, resume: bool = False,
             keep_history: bool = True) -> tuple[Entry, Setup]:
-    """Open the person's profile and history, check the exercise is allowed, plan questions."""
+    """Open the person's profile and history, check the exercise is allowed, plan questions.
+
+    ``at`` is the simulated start of a virtual-clock session, already read and
+    range-checked by the command line before anything is opened; naive is local time.
+    """
     setup = Setup()
-    if at:
+    if at is not None:
         if not virtual:
             raise SetupError("--at only works with --virtual-clock (it sets a simulated start time)")
-        try:
-            setup.started_at = datetime.fromisoformat(at)
-        except ValueError:
-            raise SetupError(f"--at must be a date and time like 2026-11-20T09:00, not '{at}'") from None
-        if setup.started_at.tzinfo is None:
-            setup.started_at = setup.started_at.astimezone()
+        setup.started_at = at if at.tzinfo is not None else at.astimezone()
     wants_store = user or db or resume or not virtual
     if wants_store and keep_history:
         try:
             setup.store = open_store(Path(db) if db else None)
         except StoreError as exc:
             raise SetupError(str(exc)) from None
+    try:
+        entry = _for_person(lib, entry, setup, user, resume)
+    except (SetupError, StoreError) as exc:  # a damaged history, a full disk...: one clear line, never a traceback
+        if setup.store is not None:
+            setup.store.close()
+        if isinstance(exc, StoreError):
+            raise SetupError(str(exc)) from None
+        raise
+    return entry, setup
+
+
+def _for_person(lib: Library, entry: Entry | None, setup: Setup, user: str | None, resume: bool) -> Entry:
+    """The person's profile, where a resumed session starts, whether the exercise is allowed, the questions."""
     if user:
         if setup.store is None:
             raise SetupError("--user needs the history database; do not combine it with --no-log")
@@ -110,7 +122,7 @@ def prepare(lib: Library, entry: Entry | None, *, user: str | None = None, db: s
     earlier_today = setup.store.sessions(setup.user, since=day_start) if setup.store and setup.user else []
     first_today = not [r for r in earlier_today if r.started_at <= setup.started_at]
     setup.care = care_for(setup, screen=first_today and setup.first_step == 0, library=lib)
-    return entry, setup
+    return entry
 
 
 def _check_allowed(lib: Library, entry: Entry, setup: Setup) -> None:

@@ -42,27 +42,47 @@ Threads
     its outputs). sqlite3's ``check_same_thread`` enforces this. Another
     process (``companion history`` while a session runs) may read at the same
     time: WAL lets readers and the one writer proceed together.
+
+Damage
+    Every row is checked as it is read (types, times, JSON). A row that
+    cannot be read is skipped rather than fatal: :attr:`Store.damage` says
+    which and why, and :meth:`Store.close` says once on stderr how many were
+    skipped. A damaged page mid-file is read around, row by row through the
+    indexes. :func:`scan_database` reads a file read-only for
+    ``companion doctor --db``, and :func:`salvage` copies all that is readable
+    into a new file. Errors get the advice that fits them
+    (:func:`unreadable_message`): only a damaged file is worth moving aside;
+    a full disk or a folder that cannot be written leaves a healthy history.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
+import shlex
 import sqlite3
 import sys
+from collections import Counter
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
-from companion.care.profiles import Profile, ProfileError
+from companion.care.profiles import Profile, ProfileError, set_value
 from companion.content.datadir import data_dir
 
 DB_NAME = "companion.db"
 BUSY_TIMEOUT_SECONDS = 5.0
 MAX_NAME_LENGTH = 60
 RECORD_KEYS = ("t", "who", "kind", "text")  # columns; everything else in a record goes to ``data``
+TABLES = ("profiles", "sessions", "events")
+
+# SQLite's primary result codes: the low byte of an exception's ``sqlite_errorcode``.
+SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR = 3, 5, 6, 8, 10
+SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_AUTH, SQLITE_NOTADB = 11, 13, 14, 23, 26
 
 
 def default_db_path() -> Path:
@@ -77,9 +97,107 @@ class DuplicateProfile(StoreError):
     pass
 
 
+# -- what went wrong, and what to do about it ------------------------------------
+
+FULL, PERMISSION, DAMAGED, BUSY, IO, OTHER = "full", "permission", "damaged", "busy", "io", "other"
+_BY_CODE = {SQLITE_FULL: FULL, SQLITE_PERM: PERMISSION, SQLITE_READONLY: PERMISSION, SQLITE_AUTH: PERMISSION,
+            SQLITE_CANTOPEN: PERMISSION, SQLITE_CORRUPT: DAMAGED, SQLITE_NOTADB: DAMAGED, SQLITE_BUSY: BUSY,
+            SQLITE_LOCKED: BUSY, SQLITE_IOERR: IO}
+_BY_WORDS = ((FULL, ("disk is full",)), (PERMISSION, ("readonly database", "unable to open database file")),
+             (DAMAGED, ("malformed", "not a database")), (BUSY, ("database is locked",)),
+             (IO, ("disk i/o error",)))
+_BY_ERRNO = {errno.ENOSPC: FULL, errno.EDQUOT: FULL, errno.EACCES: PERMISSION, errno.EPERM: PERMISSION,
+             errno.EROFS: PERMISSION, errno.EIO: IO}
+
+
+def problem_kind(exc: BaseException) -> str:
+    """full, permission, damaged, busy, io or other: what the advice depends on.
+
+    SQLite's result code decides when there is one (Python 3.11 exceptions
+    carry it); an error raised without one is judged by its words.
+    """
+    if isinstance(exc, OSError):
+        return _BY_ERRNO.get(exc.errno or 0, OTHER)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in _BY_CODE:
+        return _BY_CODE[code & 0xFF]
+    text = str(exc).lower()
+    return next((kind for kind, words in _BY_WORDS if any(w in text for w in words)), OTHER)
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(exc).__name__
+
+
+def _unwritable(path: Path) -> Path:
+    """The file, or else the nearest existing folder, whose permissions stop companion writing."""
+    try:
+        if path.is_file() and not os.access(path, os.W_OK):
+            return path
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+    except OSError:  # a name the file system refuses outright
+        return path.parent
+    return folder
+
+
+def damaged_advice(path: Path) -> str:
+    """What to do with a damaged file: see and save what can be read first, only then move it aside."""
+    place = shlex.quote(str(path))
+    return (f"It is damaged: see what can still be read with `companion doctor --db {place}`, and add "
+            f"`--salvage NEW_FILE` to copy all of that into a new file. Only then move the damaged file aside "
+            f"(with any {path.name}-wal and {path.name}-shm next to it), and companion will start a new, empty one")
+
+
 def unreadable_message(path: Path, exc: BaseException) -> str:
-    return (f"cannot read the database at {path}: {exc}; move it aside (together with any {path.name}-wal and "
-            f"{path.name}-shm next to it), and companion will start a new, empty one")
+    """Why the database at ``path`` cannot be used, with the advice that fits the error.
+
+    Only damage suggests moving the file aside: after a full disk, a folder
+    that cannot be written or an input/output error the history is healthy
+    (or worth copying first) and must not be abandoned.
+    """
+    kind, reason = problem_kind(exc), _reason(exc)
+    if kind == FULL:
+        return (f"cannot write to the database at {path}: the disk is full ({reason}). Free some space, then try "
+                f"again; your history is safe")
+    if kind == PERMISSION:
+        return (f"cannot write to {_unwritable(path)}: check its permissions ({reason}); nothing was changed. "
+                f"Companion keeps {path.name} and its -wal and -shm files there; or use another file with --db PATH")
+    if kind == DAMAGED:
+        return f"cannot read the database at {path}: {reason}. {damaged_advice(path)}"
+    if kind == BUSY:
+        return f"the database at {path} is busy ({reason}): another companion is using it; try again in a moment"
+    if kind == IO:
+        return (f"cannot read or write the database at {path}: {reason} (an input/output error: the disk or memory "
+                f"card may be failing or was unplugged). Copy the file somewhere safe, then check it with "
+                f"`companion doctor --db {shlex.quote(str(path))}`")
+    return f"cannot use the database at {path}: {reason}"
+
+
+_Result = TypeVar("_Result")
+
+
+def _translated(method: Callable[..., _Result]) -> Callable[..., _Result]:
+    """Turn a database error inside a :class:`Store` method into a :class:`StoreError` with fitting advice.
+
+    ``ProgrammingError`` (a closed store, the wrong thread) is a bug in the caller and passes through.
+    Text that is not UTF-8 (undecodable bytes in argv arrive as lone surrogates) cannot be stored or looked up.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: "Store", *args: Any, **kwargs: Any) -> _Result:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.ProgrammingError:
+            raise
+        except sqlite3.Error as exc:
+            raise StoreError(unreadable_message(self.path, exc)) from None
+        except UnicodeEncodeError as exc:
+            raise StoreError(f"{ascii(exc.object)[:80]} is not UTF-8 text, so it cannot be stored or looked up "
+                             f"in the database") from None
+
+    return wrapper
 
 
 # -- times ----------------------------------------------------------------------
@@ -143,31 +261,60 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX sessions_by_user ON sessions(user, started_at)")
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """How many of a session's events could not be written (a full disk...), so its ending can say so."""
+    conn.execute("ALTER TABLE sessions ADD COLUMN unsaved INTEGER NOT NULL DEFAULT 0")
+
+
 # Index i upgrades a version-i file to version i + 1. Never edit a released
 # migration: add a new one at the end.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _user_version(conn: sqlite3.Connection) -> int:
+def user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def _too_new(path: Path, version: int) -> StoreError:
+def too_new(path: Path, version: int) -> StoreError:
     return StoreError(f"the database at {path} was written by a newer version of companion (schema {version}; "
                       f"this version understands up to {SCHEMA_VERSION}). Upgrade companion, or use another "
                       f"file with --db PATH")
 
 
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if isinstance(name, str) and not name.startswith("sqlite_")}
+
+
+def schema_problem(path: Path, version: int, tables: set[str]) -> str | None:
+    """Why a file cannot be companion's database at this version (its tables do not match), or None."""
+    if version == 0:
+        if not tables:
+            return None  # new, or an empty file: the migrations make it
+        return (f"the database at {path} is not companion's (it has the tables {', '.join(sorted(tables))}); "
+                f"it was left as it was. Use another file with --db PATH")
+    missing = [name for name in TABLES if name not in tables]
+    if not missing:
+        return None
+    if len(missing) == len(TABLES):
+        what = "nothing else" if not tables else f"only {', '.join(sorted(tables))}"
+        return (f"the database at {path} is marked as companion's (schema {version}) but has none of its tables "
+                f"({', '.join(TABLES)}) and {what}: it holds no history. Move it aside and companion will start "
+                f"a new, empty one, or use another file with --db PATH")
+    return (f"cannot read the database at {path}: its {' and '.join(missing)} table"
+            f"{'s are' if len(missing) > 1 else ' is'} missing. {damaged_advice(path)}")
+
+
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    if _user_version(conn) == SCHEMA_VERSION:
+    if user_version(conn) == SCHEMA_VERSION:
         return
     while True:
         conn.execute("BEGIN IMMEDIATE")  # one process migrates; others wait (busy timeout) and re-read
         try:
-            version = _user_version(conn)
+            version = user_version(conn)
             if version > SCHEMA_VERSION:
-                raise _too_new(path, version)
+                raise too_new(path, version)
             if version == SCHEMA_VERSION:
                 conn.execute("COMMIT")
                 return
@@ -175,9 +322,12 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 MIGRATIONS[version](conn)
                 conn.execute(f"PRAGMA user_version = {version + 1}")
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, ValueError, TypeError) as exc:  # ValueError: a damaged time in an old file
+                kind = problem_kind(exc) if isinstance(exc, sqlite3.Error) else DAMAGED
+                hint = {FULL: " Free some space, then try again.", PERMISSION: " Check the folder's permissions.",
+                        DAMAGED: " " + damaged_advice(path)}.get(kind, "")
                 raise StoreError(f"cannot upgrade the database at {path} from schema {version} to "
-                                 f"{version + 1}: {exc}; it was left as it was") from None
+                                 f"{version + 1}: {exc}; it was left as it was.{hint}") from None
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -198,6 +348,7 @@ class SessionRow:
     reason: str | None  # completed, stopped, interrupted, red-flag, ...; None with ended_at None
     last_t: float | None  # session time of the last event written
     event_count: int
+    unsaved: int = 0  # events that could not be written (a full disk...): the record is incomplete
 
     @property
     def unfinished(self) -> bool:
@@ -229,25 +380,135 @@ class Practice:
     session_id: int | None = None  # None for practice not read from the store (tests, imports)
 
 
-_SESSION_COLUMNS = """s.id, s.user, s.entry_id, s.started_at, s.virtual, s.ended_at, s.reason,
+@dataclass(frozen=True)
+class Damage:
+    """A row, or one profile setting, that could not be read, and why: for the skip notice and the doctor."""
+
+    kind: str  # profile | profile setting | session | event
+    key: str | int  # profile name (or "row N"), "NAME: setting", session id or event id
+    problem: str
+    session_id: int | None = None  # the session it belongs to, when that much can be read
+
+
+class BadRow(ValueError):
+    """A row that cannot be used as it is; the message says what is wrong with it."""
+
+
+_SESSION_BASE = "s.id, s.user, s.entry_id, s.started_at, s.virtual, s.ended_at, s.reason, s.unsaved"
+_SESSION_COLUMNS = _SESSION_BASE + """,
     (SELECT MAX(e.t) FROM events e WHERE e.session_id = s.id),
     (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id)"""
+_EVENT_COLUMNS = "id, seq, t, at, who, kind, text, data"
+_PRACTICE_KINDS = ("exercise_started", "exercise_done", "finished")  # the records practice is made of
+UNREADABLE = "unreadable: the page of the file that holds it is damaged"
 
 
-def _session_row(row: tuple) -> SessionRow:
-    sid, user, entry_id, started, virtual, ended, reason, last_t, count = row
-    return SessionRow(sid, user, entry_id, from_text(started), bool(virtual), from_text(ended), reason,
-                      last_t, count)
+def is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-_PROFILE_FIELDS = {f.name for f in fields(Profile)} - {"name"}
+def read_time(value: object, what: str) -> datetime:
+    """A stored time, checked: :class:`BadRow` names ``what`` when it is not one."""
+    if not isinstance(value, str):
+        raise BadRow(f"its {what} is {value!r}, not a date and time")
+    try:
+        return datetime.fromisoformat(value).astimezone()
+    except (ValueError, OverflowError):
+        raise BadRow(f"its {what} {value!r} is not a date and time") from None
 
 
-def _profile(name: str, settings: str) -> Profile:
-    data = {k: v for k, v in json.loads(settings).items() if k in _PROFILE_FIELDS}
-    if "conditions" in data:
-        data["conditions"] = tuple(data["conditions"])
-    return Profile(name=name, **data)
+def read_data(value: object) -> dict[str, Any]:
+    """An event's ``data`` column: a JSON object, or :class:`BadRow`."""
+    if not isinstance(value, str):
+        raise BadRow(f"its data is {type(value).__name__}, not JSON text")
+    try:
+        data = json.loads(value)
+    except (ValueError, RecursionError):
+        raise BadRow(f"its data is not valid JSON ({value[:40]!r})") from None
+    if not isinstance(data, dict):
+        raise BadRow("its data is not a JSON object")
+    routine = data.get("routine_id")
+    if routine is not None and not isinstance(routine, str):
+        raise BadRow(f"its routine_id is {routine!r}, not a name")
+    return data
+
+
+def session_row(row: tuple) -> SessionRow:
+    """A ``_SESSION_COLUMNS`` row, checked; :class:`BadRow` when it cannot be used."""
+    sid, user, entry_id, started, virtual, ended, reason, unsaved, last_t, count = row
+    if user is not None and not isinstance(user, str):
+        raise BadRow(f"its person is {user!r}, not a name")
+    if not isinstance(entry_id, str):
+        raise BadRow(f"its routine is {entry_id!r}, not a name")
+    if not isinstance(virtual, int) or not isinstance(unsaved, int):
+        raise BadRow("its virtual-clock flag or unsaved count is not a number")
+    if reason is not None and not isinstance(reason, str):
+        raise BadRow(f"its ending is {reason!r}, not text")
+    return SessionRow(sid, user, entry_id, read_time(started, "start time"), bool(virtual),
+                      None if ended is None else read_time(ended, "end time"), reason,
+                      last_t if is_number(last_t) else None, count, unsaved)
+
+
+def event_record(row: tuple) -> dict[str, Any]:
+    """An ``_EVENT_COLUMNS`` row as the record that was written (with ``seq`` and ``at``), or :class:`BadRow`."""
+    _event_id, seq, t, at, who, kind, text, data = row
+    if not isinstance(seq, int) or not is_number(t):
+        raise BadRow(f"its sequence number or time is not a number ({seq!r}, {t!r})")
+    if not all(isinstance(value, str) for value in (who, kind, text)):
+        raise BadRow("its speaker, kind or text is not text")
+    when = None if at is None else read_time(at, "time").isoformat(timespec="milliseconds")
+    record = {"seq": seq, "t": t, "at": when, "who": who, "kind": kind, "text": text}
+    record.update(read_data(data))
+    return record
+
+
+_PROFILE_FIELDS = [f.name for f in fields(Profile) if f.name != "name"]
+_FLAGS = ("caregiver", "confirm_steps")
+_WHOLE_NUMBERS = ("speech_rate", "repeat_cues")
+
+
+def _setting(profile: Profile, key: str, value: object) -> Profile:
+    """One stored setting, checked as strictly as ``profile set`` checks what is typed."""
+    if key == "conditions":
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            raise ProfileError("conditions must be a list of names")
+        return replace(profile, conditions=tuple(dict.fromkeys(value)))
+    if key == "voice":
+        if not isinstance(value, str):
+            raise ProfileError("voice must be text")
+        return replace(profile, voice=value)
+    if key in _FLAGS:
+        if not isinstance(value, bool):
+            raise ProfileError(f"{key} must be true or false")
+        return replace(profile, **{key: value})
+    if not is_number(value) or (key in _WHOLE_NUMBERS and not isinstance(value, int)):
+        raise ProfileError(f"{key} must be a number")
+    return set_value(profile, key, str(value))
+
+
+def read_profile(name: object, settings: object) -> tuple[Profile, list[str]]:
+    """A stored profile and the settings that could not be read (their defaults are used instead).
+
+    Only a name that is not text makes the whole row unusable (:class:`BadRow`):
+    with a bad setting the person keeps their profile, and ``profile set``
+    can put the setting right.
+    """
+    if not isinstance(name, str) or not name:
+        raise BadRow(f"its name is {name!r}, not text")
+    try:
+        data = json.loads(settings) if isinstance(settings, str) else None
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        return Profile(name), ["settings"]
+    profile, bad = Profile(name), []
+    for key in _PROFILE_FIELDS:
+        if key in data:
+            try:
+                profile = _setting(profile, key, data[key])
+            except ProfileError:
+                bad.append(key)
+    return profile, bad
 
 
 def check_name(name: str) -> str:
@@ -257,6 +518,27 @@ def check_name(name: str) -> str:
     if len(name) > MAX_NAME_LENGTH or any(not ch.isprintable() for ch in name):
         raise ProfileError(f"a profile name is at most {MAX_NAME_LENGTH} printable characters")
     return name
+
+
+_NOUNS = {"profile": ("damaged profile", "damaged profiles"),
+          "profile setting": ("damaged profile setting", "damaged profile settings"),
+          "session": ("damaged session", "damaged sessions"), "event": ("damaged event", "damaged events")}
+
+
+def skipped_note(path: Path, counts: Counter[str]) -> str | None:
+    """The one line that says how many damaged rows a command skipped, or None when it skipped none."""
+    parts = [f"{counts[kind]} {_NOUNS[kind][counts[kind] != 1]}" for kind in _NOUNS if counts[kind]]
+    if not parts:
+        return None
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    verb = "was" if len(parts) == 1 and sum(counts.values()) == 1 else "were"
+    defaults = " (their defaults were used)" if counts["profile setting"] else ""
+    return (f"{listed} {verb} skipped{defaults}; run `companion doctor --db {shlex.quote(str(path))}` "
+            f"to see what is damaged")
+
+
+def _tell_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 # -- the store ------------------------------------------------------------------
@@ -275,15 +557,20 @@ def open_store(path: Path | str | None = None) -> "Store":
     try:
         _create_private(path)
     except OSError as exc:
-        raise StoreError(f"cannot create the database at {path}: {exc.strerror or exc}") from None
+        if problem_kind(exc) in (FULL, PERMISSION):
+            raise StoreError(unreadable_message(path, exc)) from None
+        raise StoreError(f"cannot create the database at {path}: {_reason(exc)}") from None
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
     except sqlite3.Error as exc:
         raise StoreError(unreadable_message(path, exc)) from None
     try:
-        version = _user_version(conn)  # the first read: fails here if the file is not a database
+        version = user_version(conn)  # the first read: fails here if the file is not a database
         if version > SCHEMA_VERSION:
-            raise _too_new(path, version)
+            raise too_new(path, version)
+        problem = schema_problem(path, version, table_names(conn))
+        if problem:
+            raise StoreError(problem)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -298,15 +585,32 @@ def open_store(path: Path | str | None = None) -> "Store":
 
 
 class Store:
-    """Profiles and session history. Use from one thread (see the module notes); close when done."""
+    """Profiles and session history. Use from one thread (see the module notes); close when done.
+
+    Rows that cannot be read are skipped and kept in :attr:`damage`; closing
+    says how many through :attr:`tell` (stderr unless replaced; None: silent).
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: Path):
         self._conn = conn
         self.path = path
         self._next: dict[int, int] = {}  # session id -> next event seq
         self._starts: dict[int, datetime] = {}
+        self.damage: dict[tuple[str, str | int], Damage] = {}
+        self.tell: Callable[[str], None] | None = _tell_stderr
+        self._told = False
+
+    @property
+    def skipped(self) -> Counter[str]:
+        """How many rows of each kind were skipped so far (``damage`` says which, and why)."""
+        return Counter(kind for kind, _ in self.damage)
 
     def close(self) -> None:
+        """Close the connection, first saying (once) how many damaged rows were skipped."""
+        note = skipped_note(self.path, self.skipped)
+        if note and self.tell is not None and not self._told:
+            self._told = True
+            self.tell(note)
         self._conn.close()
 
     def __enter__(self) -> "Store":
@@ -316,8 +620,12 @@ class Store:
         self.close()
 
     @property
+    @_translated
     def schema_version(self) -> int:
-        return _user_version(self._conn)
+        return user_version(self._conn)
+
+    def _note(self, kind: str, key: str | int, problem: str, session_id: int | None = None) -> None:
+        self.damage.setdefault((kind, key), Damage(kind, key, problem, session_id))
 
     @contextmanager
     def _durable(self) -> Iterator[sqlite3.Connection]:
@@ -336,8 +644,71 @@ class Store:
         finally:
             conn.execute("PRAGMA synchronous = NORMAL")
 
+    # -- reading around damage ----------------------------------------------------
+
+    def _fetch(self, sql: str, params: tuple, around: Callable[[], list[tuple]]) -> list[tuple]:
+        """Every row of ``sql``; if a damaged page stops the query, what ``around`` can read without it."""
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.ProgrammingError) or problem_kind(exc) != DAMAGED:
+                raise
+        return around()
+
+    def _event_rows(self, session_id: int) -> list[tuple]:
+        """The session's raw event rows in order; around a damaged page, one by one through the index."""
+
+        def around() -> list[tuple]:
+            rows = []
+            ids = self._conn.execute("SELECT id FROM events WHERE session_id = ? ORDER BY seq", (session_id,))
+            for (event_id,) in ids.fetchall():
+                try:
+                    row = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?",
+                                             (event_id,)).fetchone()
+                except sqlite3.DatabaseError as exc:
+                    if problem_kind(exc) != DAMAGED:
+                        raise
+                    self._note("event", event_id, UNREADABLE, session_id)
+                    continue
+                if row is not None:
+                    rows.append(row)
+            return rows
+
+        return self._fetch(f"SELECT {_EVENT_COLUMNS} FROM events WHERE session_id = ? ORDER BY seq",
+                           (session_id,), around)
+
+    def _session_rows(self, where: str, params: tuple) -> list[SessionRow]:
+        """Sessions matching ``where`` (with its ORDER BY); damaged ones are skipped and noted."""
+
+        def around() -> list[tuple]:
+            rows = []
+            for row in self._conn.execute(f"SELECT {_SESSION_BASE} FROM sessions s {where}", params).fetchall():
+                events = self._event_rows(row[0])
+                times = [event[2] for event in events if is_number(event[2])]
+                rows.append((*row, max(times, default=None), len(events)))
+            return rows
+
+        sessions = []
+        for row in self._fetch(f"SELECT {_SESSION_COLUMNS} FROM sessions s {where}", params, around):
+            try:
+                sessions.append(session_row(row))
+            except BadRow as exc:
+                self._note("session", row[0], str(exc), row[0])
+        return sessions
+
+    def _profile(self, name: object, settings: object) -> Profile | None:
+        try:
+            profile, bad = read_profile(name, settings)
+        except BadRow as exc:
+            self._note("profile", repr(name), str(exc))
+            return None
+        for key in bad:
+            self._note("profile setting", f"{profile.name}: {key}", f"its {key} cannot be read; the default is used")
+        return profile
+
     # -- profiles ---------------------------------------------------------------
 
+    @_translated
     def add_profile(self, profile: Profile) -> None:
         """Add a new profile; :class:`DuplicateProfile` if the name (any case) is taken."""
         check_name(profile.name)
@@ -349,6 +720,7 @@ class Store:
         except sqlite3.IntegrityError:
             raise DuplicateProfile(f"there is already a profile called '{profile.name}'") from None
 
+    @_translated
     def save_profile(self, profile: Profile) -> None:
         """Insert or replace the settings of a profile (its name and creation time stay)."""
         check_name(profile.name)
@@ -358,18 +730,25 @@ class Store:
                             ON CONFLICT(name) DO UPDATE SET settings = excluded.settings""",
                          (profile.name, settings, to_text(datetime.now(timezone.utc))))
 
+    @_translated
     def get_profile(self, name: str) -> Profile | None:
         row = self._conn.execute("SELECT name, settings FROM profiles WHERE name = ?", (name,)).fetchone()
-        return _profile(*row) if row else None
+        return self._profile(*row) if row else None
 
+    @_translated
     def profile_created(self, name: str) -> datetime | None:
         row = self._conn.execute("SELECT created_at FROM profiles WHERE name = ?", (name,)).fetchone()
-        return from_text(row[0]) if row else None
+        try:
+            return read_time(row[0], "creation time") if row else None
+        except BadRow:
+            return None  # only shown as information
 
+    @_translated
     def list_profiles(self) -> list[Profile]:
-        rows = self._conn.execute("SELECT name, settings FROM profiles ORDER BY name COLLATE NOCASE")
-        return [_profile(*row) for row in rows]
+        rows = self._conn.execute("SELECT name, settings FROM profiles ORDER BY name COLLATE NOCASE").fetchall()
+        return [profile for profile in (self._profile(*row) for row in rows) if profile is not None]
 
+    @_translated
     def remove_profile(self, name: str) -> bool:
         """Remove the profile; its sessions and events are kept. False if there was none."""
         with self._durable() as conn:
@@ -377,6 +756,7 @@ class Store:
 
     # -- sessions and events ----------------------------------------------------
 
+    @_translated
     def start_session(self, user: str | None, entry_id: str, started_at: datetime, virtual: bool) -> int:
         """A new session; ``started_at`` is the wall-clock start (``--at`` for virtual-clock sessions)."""
         with self._durable() as conn:
@@ -393,7 +773,10 @@ class Store:
             row = self._conn.execute("SELECT started_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
             if row is None:
                 raise StoreError(f"there is no session {session_id}")
-            start = self._starts[session_id] = from_text(row[0])
+            try:
+                start = self._starts[session_id] = read_time(row[0], "start time")
+            except BadRow as exc:
+                raise StoreError(f"session {session_id} cannot be continued: {exc}") from None
         return start
 
     def _next_seq(self, session_id: int) -> int:
@@ -403,6 +786,7 @@ class Store:
             seq = (row[0] or 0) + 1
         return seq
 
+    @_translated
     def add_event(self, session_id: int, record: dict[str, Any]) -> int:
         """Write one record (the :mod:`companion.app.records` format) and commit it at once. Returns its seq."""
         start = self._start_of(session_id)
@@ -418,44 +802,45 @@ class Store:
         self._next[session_id] = seq + 1
         return seq
 
-    def finish_session(self, session_id: int, reason: str, ended_at: datetime) -> None:
+    @_translated
+    def finish_session(self, session_id: int, reason: str, ended_at: datetime, unsaved: int = 0) -> None:
+        """Mark the session ended; ``unsaved`` counts its events that could not be written."""
         with self._durable() as conn:
-            conn.execute("UPDATE sessions SET ended_at = ?, reason = ? WHERE id = ?",
-                         (to_text(ended_at), reason, session_id))
+            conn.execute("UPDATE sessions SET ended_at = ?, reason = ?, unsaved = ? WHERE id = ?",
+                         (to_text(ended_at), reason, unsaved, session_id))
 
+    @_translated
     def session(self, session_id: int) -> SessionRow | None:
-        row = self._conn.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE s.id = ?",
-                                 (session_id,)).fetchone()
-        return _session_row(row) if row else None
+        rows = self._session_rows("WHERE s.id = ?", (session_id,))
+        return rows[0] if rows else None
 
+    @_translated
     def sessions(self, user: str | None = None, since: datetime | None = None) -> list[SessionRow]:
         """Sessions in start order; ``user`` None means everyone's, ``since`` a start at or after it."""
         since_text = to_text(since) if since is not None else None
-        rows = self._conn.execute(
-            f"""SELECT {_SESSION_COLUMNS} FROM sessions s
-                WHERE (?1 IS NULL OR s.user = ?1) AND (?2 IS NULL OR s.started_at >= ?2)
-                ORDER BY s.started_at, s.id""", (user, since_text))
-        return [_session_row(row) for row in rows]
+        return self._session_rows("""WHERE (?1 IS NULL OR s.user = ?1) AND (?2 IS NULL OR s.started_at >= ?2)
+                                     ORDER BY s.started_at, s.id""", (user, since_text))
 
+    @_translated
     def users(self) -> list[str]:
         """Everyone with a profile or a session history (removed profiles keep their history)."""
         rows = self._conn.execute("""SELECT name FROM profiles UNION
                                      SELECT user FROM sessions WHERE user IS NOT NULL
                                      ORDER BY 1 COLLATE NOCASE""")
-        return [row[0] for row in rows]
+        return [name for (name,) in rows if isinstance(name, str) and name]
 
+    @_translated
     def events(self, session_id: int) -> list[dict[str, Any]]:
         """The session's records as written, in order, each with ``seq`` and ``at`` (local ISO time) added."""
-        rows = self._conn.execute("""SELECT seq, t, at, who, kind, text, data FROM events
-                                     WHERE session_id = ? ORDER BY seq""", (session_id,))
         out = []
-        for seq, t, at, who, kind, text, data in rows:
-            record = {"seq": seq, "t": t, "at": local_text(at) if at else None, "who": who, "kind": kind,
-                      "text": text}
-            record.update(json.loads(data))
-            out.append(record)
+        for row in self._event_rows(session_id):
+            try:
+                out.append(event_record(row))
+            except BadRow as exc:
+                self._note("event", row[0], str(exc), session_id)
         return out
 
+    @_translated
     def last_unfinished(self, user: str | None) -> SessionRow | None:
         """The user's most recent session (``None``: sessions without a user) if it is unfinished.
 
@@ -463,13 +848,12 @@ class Store:
         the latest session counts: once the person has run another session,
         an older interrupted one is no longer offered for ``--resume``.
         """
-        row = self._conn.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE s.user IS ? "
-                                 f"ORDER BY s.id DESC LIMIT 1", (user,)).fetchone()
-        if row is None:
-            return None
-        session = _session_row(row)
-        return session if session.unfinished else None
+        row = self._conn.execute("SELECT id FROM sessions WHERE user IS ? ORDER BY id DESC LIMIT 1",
+                                 (user,)).fetchone()
+        session = self.session(row[0]) if row else None
+        return session if session is not None and session.unfinished else None
 
+    @_translated
     def practice(self, user: str, since: datetime | None = None) -> list[Practice]:
         """Every routine the user attempted, in time order, and whether it was completed.
 
@@ -487,16 +871,38 @@ class Store:
           routine leaves that routine not completed.
 
         ``Practice.at`` is when the routine started (``exercise_started``'s wall time).
+        Damaged sessions and events are skipped (and noted).
         """
         since_text = to_text(since) if since is not None else None
-        rows = self._conn.execute(
-            """SELECT s.id, e.kind, e.at, e.text, e.data FROM sessions s JOIN events e ON e.session_id = s.id
-               WHERE s.user = ?1 AND (?2 IS NULL OR s.started_at >= ?2)
-                 AND e.kind IN ('exercise_started', 'exercise_done', 'finished')
-               ORDER BY s.started_at, s.id, e.seq""", (user, since_text))
-        by_session: dict[int, list[tuple[str, str, str, dict]]] = {}
-        for sid, kind, at, text, data in rows:
-            by_session.setdefault(sid, []).append((kind, at, text, json.loads(data)))
+
+        def around() -> list[tuple]:
+            rows = []
+            for session in self.sessions(user, since):
+                started = to_text(session.started_at)
+                rows.extend((session.id, started, event_id, kind, at, text, data)
+                            for event_id, _seq, _t, at, _who, kind, text, data in self._event_rows(session.id)
+                            if kind in _PRACTICE_KINDS)
+            return rows
+
+        rows = self._fetch(
+            """SELECT s.id, s.started_at, e.id, e.kind, e.at, e.text, e.data
+                FROM sessions s JOIN events e ON e.session_id = s.id
+                WHERE s.user = ?1 AND (?2 IS NULL OR s.started_at >= ?2)
+                  AND e.kind IN ('exercise_started', 'exercise_done', 'finished')
+                ORDER BY s.started_at, s.id, e.seq""", (user, since_text), around)
+        by_session: dict[int, list[tuple[str, datetime, str, dict]]] = {}
+        for sid, started, event_id, kind, at, text, data in rows:
+            try:
+                read_time(started, "start time")
+            except BadRow as exc:
+                self._note("session", sid, str(exc), sid)
+                continue
+            try:
+                item = (kind, read_time(at, "time"), text if isinstance(text, str) else "", read_data(data))
+            except BadRow as exc:
+                self._note("event", event_id, str(exc), sid)
+                continue
+            by_session.setdefault(sid, []).append(item)
         result: list[Practice] = []
         for sid, items in by_session.items():
             result.extend(_practice_in_session(sid, items))
@@ -504,7 +910,7 @@ class Store:
         return result
 
 
-def _practice_in_session(sid: int, items: list[tuple[str, str, str, dict]]) -> list[Practice]:
+def _practice_in_session(sid: int, items: list[tuple[str, datetime, str, dict]]) -> list[Practice]:
     out: list[Practice] = []
     if any(kind == "exercise_done" for kind, *_ in items):
         open_attempts: dict[str, int] = {}  # routine id -> index in out of its latest unfinished start
@@ -514,11 +920,11 @@ def _practice_in_session(sid: int, items: list[tuple[str, str, str, dict]]) -> l
                 continue
             if kind == "exercise_started":
                 open_attempts[routine] = len(out)
-                out.append(Practice(routine, from_text(at), False, sid))
+                out.append(Practice(routine, at, False, sid))
             elif kind == "exercise_done":
                 index = open_attempts.pop(routine, None)
                 if index is None:
-                    out.append(Practice(routine, from_text(at), True, sid))
+                    out.append(Practice(routine, at, True, sid))
                 else:
                     out[index] = Practice(routine, out[index].at, True, sid)
         return out
@@ -527,7 +933,7 @@ def _practice_in_session(sid: int, items: list[tuple[str, str, str, dict]]) -> l
         if kind == "exercise_started" and data.get("routine_id"):
             if pending is not None:
                 out.append(Practice(pending.routine_id, pending.at, True, sid))
-            pending = Practice(data["routine_id"], from_text(at), False, sid)
+            pending = Practice(data["routine_id"], at, False, sid)
         elif kind == "finished" and pending is not None:
             completed = (data.get("reason") or text) == "completed"
             out.append(Practice(pending.routine_id, pending.at, completed, sid))
@@ -553,14 +959,16 @@ class StoreOutput:
 
     If the database cannot be written (disk full, ...) the session carries on:
     the problem is printed once on stderr, kept in :attr:`problem`, and no
-    more records are stored.
+    more records are stored. :attr:`unsaved` counts them, and the ending
+    stored on close says how many are missing (if the ending can be written).
     """
 
-    def __init__(self, store: Store, session_id: int, started_at: datetime):
+    def __init__(self, store: Store, session_id: int | None, started_at: datetime):
         self.store = store
-        self.session_id = session_id
+        self.session_id = session_id  # None: the session could not even be started in the store
         self.started_at = started_at
         self.problem: str | None = None
+        self.unsaved = 0
         self._last_t = 0.0
         self._reason: str | None = None
         self._interrupted = False
@@ -569,12 +977,19 @@ class StoreOutput:
     @classmethod
     def begin(cls, store: Store, user: str | None, entry_id: str, started_at: datetime,
               virtual: bool) -> "StoreOutput":
-        return cls(store, store.start_session(user, entry_id, started_at, virtual), started_at)
+        """Start the session in the store; if that cannot be written, the session goes on unrecorded."""
+        try:
+            return cls(store, store.start_session(user, entry_id, started_at, virtual), started_at)
+        except (sqlite3.Error, StoreError) as exc:
+            output = cls(store, None, started_at)
+            output._failed(exc)
+            return output
 
     def _failed(self, exc: BaseException) -> None:
         if self.problem is None:
-            self.problem = f"Cannot write to the history database at {self.store.path} ({exc}); " \
-                           f"the rest of this session is not recorded there."
+            detail = unreadable_message(self.store.path, exc) if isinstance(exc, sqlite3.Error) else str(exc)
+            self.problem = (f"Cannot write to the history database at {self.store.path}, so the rest of this "
+                            f"session is not recorded there: {detail}")
             print(self.problem, file=sys.stderr)
 
     def write(self, record: dict[str, Any]) -> None:
@@ -584,12 +999,13 @@ class StoreOutput:
             self._reason = str(record.get("reason") or record.get("text") or "stopped")
         elif kind == "interrupted":
             self._interrupted = True
-        if self.problem is not None:
-            return
-        try:
-            self.store.add_event(self.session_id, record)
-        except (sqlite3.Error, StoreError) as exc:
-            self._failed(exc)
+        if self.problem is None and self.session_id is not None:
+            try:
+                self.store.add_event(self.session_id, record)
+                return
+            except (sqlite3.Error, StoreError) as exc:
+                self._failed(exc)
+        self.unsaved += 1
 
     def interrupt(self) -> None:
         """Nothing to cut off: every record is already written."""
@@ -599,11 +1015,11 @@ class StoreOutput:
         return "interrupted" if self._interrupted or self._reason is None else self._reason
 
     def close(self) -> None:
-        if self._closed:
+        if self._closed or self.session_id is None:
             return
         self._closed = True
         try:
             self.store.finish_session(self.session_id, self.reason,
-                                      self.started_at + timedelta(seconds=self._last_t))
+                                      self.started_at + timedelta(seconds=self._last_t), unsaved=self.unsaved)
         except (sqlite3.Error, StoreError) as exc:
             self._failed(exc)

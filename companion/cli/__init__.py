@@ -2,46 +2,40 @@
 
 A verb parses its arguments, turns them into the typed options the app takes,
 and prints the result; what a verb does lives in ``app/``, ``care/``,
-``knowledge/`` or ``speech/``.
+``knowledge/`` or ``speech/``. The parser and the dispatch are in
+:mod:`companion.cli.parser`; this module stays free of imports so that Ctrl-C
+at any moment, even while the program is still loading, ends it cleanly.
 """
 
 from __future__ import annotations
 
-import argparse
+import signal
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from companion import __version__
-from companion.cli import (ask, check, doctor, history, home, listen, listing, models, profile, report, run, show,
-                           today)
-from companion.cli.exit_codes import EXIT_OK
+from companion import _quit_while_loading
 
-# The order ``companion --help`` lists them in.
-VERBS = (listing, show, check, home, run, ask, profile, history, today, report, listen, models, doctor)
+if TYPE_CHECKING:
+    import argparse
+
+EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="companion",
-        description="An offline, voice-guided exercise companion for neck and low-back pain. "
-                    "It explains and guides; it does not replace a doctor or physiotherapist.",
-    )
-    parser.add_argument("--version", action="version", version=f"companion {__version__}")
-    parser.add_argument("--routines", action="append", metavar="DIR",
-                        help="read routines from DIR instead of the built-in routines/ folder (repeatable)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for verb in VERBS:
-        verb.register(sub)
-    return parser
+def build_parser() -> "argparse.ArgumentParser":
+    from companion.cli.parser import build_parser as build
+
+    return build()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        # No command: the hands-free way in.
-        args = parser.parse_args([*(argv or sys.argv[1:]), "home"])
+    """Run one command; Ctrl-C anywhere (loading included) ends it with exit 130 and no traceback."""
     try:
-        return args.func(args)
-    except BrokenPipeError:
-        return EXIT_OK
+        from companion.cli.parser import dispatch
+
+        if signal.getsignal(signal.SIGINT) is _quit_while_loading:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # loaded: Ctrl-C is KeyboardInterrupt again
+
+        return dispatch(argv)
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED

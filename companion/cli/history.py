@@ -22,7 +22,6 @@ ENDINGS = {
 }
 
 
-
 def register(sub: Sub) -> argparse.ArgumentParser:
     """Register ``history`` on the main parser's sub-commands."""
     p = sub.add_parser("history", help="list a person's sessions: when, what, how long, how each ended")
@@ -35,15 +34,27 @@ def register(sub: Sub) -> argparse.ArgumentParser:
 
 
 def ending(session: SessionRow) -> str:
+    """How the session ended, in words; and, if some of its events could not be saved, how many."""
     if session.reason is None and session.ended_at is None:
         return ENDINGS[None]
-    return ENDINGS.get(session.reason, session.reason or "ended")
+    said = ENDINGS.get(session.reason, session.reason or "ended")
+    if session.unsaved:
+        said += f", but {session.unsaved} event{'s' if session.unsaved != 1 else ''} could not be saved"
+    return said
+
+
+def shown(text: str) -> str:
+    """Stored text as it can be printed: control characters (a heard escape sequence, a newline) escaped.
+
+    Whatever was heard or typed is printed as text, never acted on by the terminal.
+    """
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def _event_line(event: dict[str, Any]) -> str:
     who = "you" if event["who"] == "user" else event["who"]
     text = event.get("text") or ""
-    return f"      [{clock_text(event['t'])}] {who:<9} {event['kind']:<16} {text}".rstrip()
+    return shown(f"      [{clock_text(event['t'])}] {who:<9} {event['kind']:<16} {text}".rstrip())
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -67,15 +78,15 @@ def cmd_history(args: argparse.Namespace) -> int:
             return EXIT_OK
         whose = f"{user}" if user else "everyone"
         if not sessions:
-            print(f"No sessions recorded for {whose} yet.")
+            print(shown(f"No sessions recorded for {whose} yet."))
             return EXIT_OK
-        print(f"Sessions for {whose} ({len(sessions)}):")
+        print(shown(f"Sessions for {whose} ({len(sessions)}):"))
         routine_width = max(len(s.entry_id) for s in sessions)
         for session in sessions:
             who = "" if user else f"{session.user or '-'}  "
             preview = "  (virtual clock)" if session.virtual else ""
-            print(f"  {session.started_at:%Y-%m-%d %H:%M}  {who}{session.entry_id:<{routine_width}}  "
-                  f"{clock_text(session.duration):>6}  {ending(session)}{preview}")
+            print(shown(f"  {session.started_at:%Y-%m-%d %H:%M}  {who}{session.entry_id:<{routine_width}}  "
+                        f"{clock_text(session.duration):>6}  {ending(session)}{preview}"))
             if args.events:
                 for event in store.events(session.id):
                     print(_event_line(event))

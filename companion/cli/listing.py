@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    width = max(len(r["id"]) for r in rows)
+    width = max((len(r["id"]) for r in rows), default=0)
     for kind in ("routine", "programme"):
         print(f"{kind.capitalize()}s:")
         for row in (r for r in rows if r["kind"] == kind):

@@ -2,7 +2,8 @@
 
 Problems are one clear line on stderr and exit 1 (exit 2 for a usage
 problem such as a bad ``--at``); never a traceback. The output files are
-health data: when they are created they are readable by their owner only.
+health data: they are written whole or not at all and end up readable by
+their owner only (:mod:`companion.cli.private_files`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from companion.care.report.collect import collect
 from companion.care.report.csv import csv_rows, csv_text
 from companion.care.store import StoreError, default_db_path, open_store, unreadable_message
 from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from companion.cli.private_files import WriteFailed, write_private_files
 from companion.cli.routine_files import routine_dirs
+from companion.cli.time_option import MomentError, parse_moment
 from companion.content.library import load_library
 
 MAX_DAYS = 366
@@ -56,7 +59,20 @@ def _unknown(known: list[str], name: str) -> int:
 
 
 def _check_writable(path: Path, what: str) -> str | None:
-    """A reason the file cannot be written, or None. Checked before any work is done."""
+    """A reason the file cannot be written, or None. Checked before any work is done.
+
+    The folder must be writable even when the file exists: the new file is
+    written beside it first and then renamed over it.
+    """
+    try:
+        return _unwritable(path, what)
+    except (OSError, ValueError) as exc:  # a name too long for the file system, or with a NUL in it
+        return f"cannot write the {what} to {path}: {getattr(exc, 'strerror', None) or exc}"
+
+
+def _unwritable(path: Path, what: str) -> str | None:
+    if "\0" in str(path):
+        return f"cannot write the {what} to {path!r}: a file name cannot contain a NUL character"
     if path.is_dir():
         return f"cannot write the {what} to {path}: that is a folder; give a file name, e.g. {path / 'report.html'}"
     parent = path.parent
@@ -64,34 +80,37 @@ def _check_writable(path: Path, what: str) -> str | None:
         return f"cannot write the {what} to {path}: the folder {parent} does not exist"
     if path.exists() and not os.access(path, os.W_OK):
         return f"cannot write the {what} to {path}: the file is not writable"
-    if not path.exists() and not os.access(parent, os.W_OK):
+    if not os.access(parent, os.W_OK):
         return f"cannot write the {what} to {path}: the folder {parent} is not writable"
     return None
 
 
-def _write(path: Path, text: str, what: str) -> str | None:
-    """Write ``text``; a new file is created readable by its owner only. Returns a problem or None."""
+def _write(outputs: list[tuple[Path, str, str]]) -> str | None:
+    """Write every ``(path, what, text)`` whole, or change none of them. Returns a problem or None."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-    except OSError as exc:
-        return f"cannot write the {what} to {path}: {exc.strerror or exc}"
+        write_private_files([(path, text) for path, _, text in outputs])
+    except WriteFailed as exc:
+        what = next(what for path, what, _ in outputs if path == exc.path)
+        if exc.changed:
+            done = ", ".join(str(path) for path in exc.changed)
+            return f"cannot write the {what} to {exc.path}: {exc.reason}; only {done} was written"
+        kept = " (the earlier file there is unchanged)" if exc.path.exists() else ""
+        return f"cannot write the {what} to {exc.path}: {exc.reason}; nothing was written{kept}"
     return None
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.at:
-        try:
-            now = datetime.fromisoformat(args.at)
-        except ValueError:
-            print(f"--at needs a date and time like 2025-03-01T18:00, not '{args.at}'", file=sys.stderr)
-            return EXIT_USAGE
-    else:
-        now = datetime.now()
-    now = now.astimezone() if now.tzinfo is None else now
+    try:
+        now = parse_moment(args.at) if args.at is not None else datetime.now().astimezone()
+    except MomentError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    now = now.astimezone() if now.tzinfo is None else now  # the report is in --at's own zone, if it names one
     if not 1 <= args.days <= MAX_DAYS:
         print(f"--days must be between 1 and {MAX_DAYS}, not {args.days}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.csv and os.path.abspath(args.csv) == os.path.abspath(args.html):
+        print("--html and --csv name the same file; give the CSV file its own name", file=sys.stderr)
         return EXIT_USAGE
     outputs = [(Path(args.html), "report")] + ([(Path(args.csv), "CSV file")] if args.csv else [])
     for path, what in outputs:
@@ -108,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from companion.care.report.html import render  # Jinja2 and the templates: only when a report is written
 
     path = Path(args.db) if args.db else default_db_path()
-    if args.db and not path.exists():
+    if args.db and not os.path.exists(path):  # False, not an error, for a name too long to exist
         print(f"There is no database at {path}. Check the --db path.", file=sys.stderr)
         return EXIT_PROBLEM
     try:
@@ -128,9 +147,10 @@ def run(args: argparse.Namespace) -> int:
     page, note = render(data)
     if note:
         print(note, file=sys.stderr)
-    problem = _write(Path(args.html), page, "report")
-    if problem is None and args.csv:
-        problem = _write(Path(args.csv), csv_text(csv_rows(data)), "CSV file")
+    texts = [(Path(args.html), "report", page)]
+    if args.csv:
+        texts.append((Path(args.csv), "CSV file", csv_text(csv_rows(data))))
+    problem = _write(texts)
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_PROBLEM

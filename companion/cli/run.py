@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from companion.app.devices import LiveIO
@@ -14,6 +15,7 @@ from companion.app.session import SessionOptions, run_session
 from companion.care.session_setup import SetupError, prepare
 from companion.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from companion.cli.routine_files import find_entry, usable_library
+from companion.cli.time_option import MomentError, parse_moment
 from companion.language.heard import Heard
 from companion.language.vocabulary import load_vocabulary
 from companion.speech.asr.registry import ENGINES
@@ -24,7 +26,7 @@ class RunOptions:
     entry_id: str | None
     user: str | None = None
     db: str | None = None
-    at: str | None = None
+    at: datetime | None = None
     resume: bool = False
     text: bool = False
     keyboard: bool = False
@@ -59,8 +61,40 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(func=run)
 
 
+def _is_text(value: str) -> bool:
+    """False for bytes that are not UTF-8: they reach argv as lone surrogates, which the database refuses."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def options(args: argparse.Namespace) -> RunOptions | int:
-    """The typed options, or an exit code after saying what is wrong with the arguments."""
+    """The typed options, or an exit code after saying what is wrong with the arguments.
+
+    Every argument is checked here, before the library is loaded or the store opened,
+    so a refused value leaves nothing behind (no session row for --resume to pick up).
+    """
+    if not args.id and not args.resume:
+        print("Name a routine to run (see companion list), or use --resume.", file=sys.stderr)
+        return EXIT_USAGE
+    if args.user is not None and not args.user.strip():
+        print("--user needs a name (see companion profile list)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.user is not None and not _is_text(args.user):
+        print(f"--user must be a name in UTF-8 text, not {ascii(args.user)}", file=sys.stderr)
+        return EXIT_USAGE
+    at = None
+    if args.at is not None:
+        if not args.virtual_clock:
+            print("--at only works with --virtual-clock (it sets a simulated start time)", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            at = parse_moment(args.at)
+        except MomentError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_USAGE
     if args.virtual_clock and args.keyboard:
         print("--keyboard needs the real clock: a virtual-clock session finishes at once. "
               "Use --script FILE to give commands to a virtual-clock session.", file=sys.stderr)
@@ -72,30 +106,30 @@ def options(args: argparse.Namespace) -> RunOptions | int:
         except ScriptError as exc:
             print(exc, file=sys.stderr)
             return EXIT_USAGE
-    return RunOptions(args.id, user=args.user, db=args.db, at=args.at, resume=args.resume, text=args.text,
+    return RunOptions(args.id, user=args.user, db=args.db, at=at, resume=args.resume, text=args.text,
                       keyboard=args.keyboard, virtual_clock=args.virtual_clock, script=script, json=args.json,
                       no_voice=args.no_voice, engine=args.engine, model=Path(args.model) if args.model else None,
                       no_log=args.no_log)
 
 
 def run(args: argparse.Namespace) -> int:
+    opts = options(args)
+    if isinstance(opts, int):
+        return opts
     lib = usable_library(args)
     if lib is None:
         return EXIT_PROBLEM
     entry = None
-    if args.id:
-        entry = find_entry(lib, args.id)
+    if opts.entry_id:
+        entry = find_entry(lib, opts.entry_id)
         if entry is None:
             return EXIT_PROBLEM
     try:
-        entry, setup = prepare(lib, entry, user=args.user, db=args.db, at=args.at, virtual=args.virtual_clock,
-                               resume=args.resume, keep_history=not args.no_log)
+        entry, setup = prepare(lib, entry, user=opts.user, db=opts.db, at=opts.at, virtual=opts.virtual_clock,
+                               resume=opts.resume, keep_history=not opts.no_log)
     except SetupError as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM
-    opts = options(args)
-    if isinstance(opts, int):
-        return opts
     live_io = None
     if not opts.virtual_clock:
         live_io = LiveIO(load_vocabulary(), speech=not opts.text, voice=not (opts.no_voice or opts.script),

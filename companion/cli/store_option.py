@@ -19,7 +19,10 @@ def add_db(p: argparse.ArgumentParser) -> None:
 
 
 def with_store(args: argparse.Namespace, action: Callable[[Store], int]) -> int:
-    """Open the store, run ``action``, and turn any database problem into one line and exit 1."""
+    """Open the store, run ``action``, and turn any database problem into one line and exit 1.
+
+    Damaged rows the action skipped are told in one line on stderr when the store closes.
+    """
     path = Path(args.db) if args.db else default_db_path()
     try:
         store = open_store(path)
@@ -31,7 +34,7 @@ def with_store(args: argparse.Namespace, action: Callable[[Store], int]) -> int:
     except StoreError as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM
-    except sqlite3.Error as exc:  # damage found after opening ("database disk image is malformed")
+    except sqlite3.Error as exc:  # the store turns its own errors into StoreError; this is a last guard
         print(unreadable_message(path, exc), file=sys.stderr)
         return EXIT_PROBLEM
     finally:

@@ -6,11 +6,13 @@ import argparse
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 
 from companion.care.progression import today_lines, today_report
-from companion.care.store import StoreError, open_store
+from companion.care.store import Store
+from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from companion.cli.routine_files import routine_dirs
+from companion.cli.store_option import unknown_person, with_store
+from companion.cli.time_option import MomentError, parse_moment
 from companion.content.library import load_library
 
 
@@ -27,24 +29,24 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argp
 
 def run(args: argparse.Namespace) -> int:
     try:
-        now = datetime.fromisoformat(args.at) if args.at else datetime.now().astimezone()
-    except ValueError:
-        print(f"--at needs a date and time like 2025-03-01T14:00, not '{args.at}'", file=sys.stderr)
-        return 2
+        now = parse_moment(args.at) if args.at is not None else datetime.now().astimezone()
+    except MomentError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     library = load_library(routine_dirs(args))
     if library.problems:
         print(f"The routine files have {len(library.problems)} problem(s); run: companion check", file=sys.stderr)
-        return 1
-    try:
-        with open_store(Path(args.db) if args.db else None) as store:
-            history = list(store.practice(args.user))
-            profile = store.get_profile(args.user)
-    except StoreError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    report = today_report(args.user, history, now, library, profile)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print("\n".join(today_lines(report)))
-    return 0
+        return EXIT_PROBLEM
+
+    def action(store: Store) -> int:
+        profile = store.get_profile(args.user)
+        if profile is None:  # a schedule for someone unknown (a typo) would look like advice
+            return unknown_person(store, args.user)
+        report = today_report(profile.name, store.practice(profile.name), now, library, profile)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print("\n".join(today_lines(report)))
+        return EXIT_OK
+
+    return with_store(args, action)

@@ -1,24 +1,40 @@
 """Load and validate every routine and programme file into one library.
 
 Checks that span files (duplicate ids, references to routines that do not
-exist) live here; checks within one file live in :mod:`companion.content.schema`.
-All problems are collected, so one ``companion check`` run lists them all.
+exist, ``requires`` and ``then`` loops, a programme's length) live here;
+checks within one file live in :mod:`companion.content.schema`. All problems
+are collected, so one ``companion check`` run lists them all.
+
+Users add their own routine files, so loading is bounded: each file is read
+with the limits of :func:`companion.content.yamlsource.read_yaml`, at most
+:data:`MAX_ROUTINE_FILE_BYTES` of it, without YAML aliases, and the whole
+library within :data:`LOAD_TIME_BUDGET_SECONDS`.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from companion.content.locale import package_folder
-from companion.content.schema import Programme, Routine
+from companion.content.schema import Programme, Reps, Routine
 from companion.content.yamlsource import Problem, SourceDoc, field_name, read_yaml
 
 Entry = Routine | Programme
+
+# The longest shipped routine file is about 3 KiB; a quarter of a megabyte is not a routine.
+MAX_ROUTINE_FILE_BYTES = 256 * 1024
+# The shipped library loads in a fraction of a second; past this, the rest is reported, not waited for.
+LOAD_TIME_BUDGET_SECONDS = 10.0
+# The longest shipped routine takes about 10 minutes; a routine of hours is a typo in a number.
+MAX_ROUTINE_SECONDS = 2 * 3600
+# A programme chains routines; longer than a morning is not one session.
+MAX_PROGRAMME_SECONDS = 4 * 3600
 
 
 @dataclass
@@ -52,16 +68,31 @@ def default_routine_dirs() -> list[Path]:
 
 
 def expand_paths(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
+    """The ``.yaml``/``.yml`` files in each folder of ``paths`` and each other path as given.
+
+    Anything that exists and is not a folder is kept (a pipe or a device too), so
+    that reading it reports what it is instead of "no such file".
+    """
     files: list[Path] = []
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
-        elif path.is_file():
+            try:
+                files.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+            except OSError as exc:
+                problems.append(Problem(str(path), 1, "(folder)", f"cannot read the folder: {exc.strerror or exc}"))
+        elif path.exists() or path.is_symlink():
             files.append(path)
         else:
             problems.append(Problem(str(path), 1, "(file)", "no such file or folder"))
     return files, problems
+
+
+def _empty_folders(paths: list[Path], files: list[Path]) -> list[Problem]:
+    """A folder given with no routine files in it is a mistake (a wrong path), not an empty library."""
+    parents = {file.parent for file in files}
+    return [Problem(str(path), 1, "(folder)", f"no routine files (*.yaml or *.yml) in {path}")
+            for path in paths if path.is_dir() and path not in parents]
 
 
 # Plain-words versions of the schema's patterns (pydantic would quote the regex).
@@ -148,20 +179,36 @@ def validation_problems(doc: SourceDoc, exc: ValidationError, prefix: tuple = ()
     return problems
 
 
-def load_library(paths: list[Path] | None = None) -> Library:
-    """Read every file under ``paths`` and check them as one set."""
-    files, problems = expand_paths(paths if paths is not None else default_routine_dirs())
+def load_library(paths: list[Path] | None = None, *, time_budget: float = LOAD_TIME_BUDGET_SECONDS) -> Library:
+    """Read every file under ``paths`` and check them as one set.
+
+    Files not reached within ``time_budget`` seconds are each reported as not read.
+    """
+    deadline = time.monotonic() + time_budget
+    folders = paths if paths is not None else default_routine_dirs()
+    files, problems = expand_paths(folders)
+    problems += _empty_folders(folders, files)
     lib = Library(problems=problems)
     docs: dict[str, SourceDoc] = {}
     broken: dict[str, str] = {}  # id -> file, for files that did not validate
     for path in files:
-        doc = read_yaml(path)
+        if time.monotonic() >= deadline:
+            lib.problems.append(Problem(str(path), 1, "(file)",
+                                        f"not read: loading took too long (over {time_budget:g} seconds)"))
+            continue
+        doc = read_yaml(path, max_bytes=MAX_ROUTINE_FILE_BYTES, aliases=False)
         entry = _validate(doc) if not doc.problems else None
         lib.problems.extend(doc.problems)
         if entry is None:
             if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
                 broken.setdefault(doc.data["id"], doc.file)
             continue
+        if entry.id != path.stem:
+            lib.problems.append(
+                Problem(doc.file, doc.line_of(("id",)), "id",
+                        f"the id '{entry.id}' must match the file name '{path.name}' "
+                        f"(rename the file to {entry.id}{path.suffix}, or change the id)")
+            )
         if entry.id in lib.files:
             lib.problems.append(
                 Problem(doc.file, doc.line_of(("id",)), "id",
@@ -175,6 +222,9 @@ def load_library(paths: list[Path] | None = None) -> Library:
         else:
             lib.routines[entry.id] = entry
     _check_references(lib, docs, broken)
+    _check_loops(lib, docs)
+    _check_lengths(lib, docs)
+    lib.problems.sort(key=lambda p: (p.file, p.line))
     return lib
 
 
@@ -209,4 +259,120 @@ def _check_references(lib: Library, docs: dict[str, SourceDoc], broken: dict[str
         for i, item in enumerate(programme.items):
             if item.routine and item.routine not in known:
                 missing(doc, ("items", i, "routine"), item.routine)
-    lib.problems.sort(key=lambda p: (p.file, p.line))
+
+
+def _loops(graph: dict[str, list[tuple[int, str]]]) -> list[tuple[str, int, list[str]]]:
+    """Each edge that closes a loop, as ``(from, edge number, [from, ..., from])``.
+
+    An iterative depth-first search (a user's library may chain many routines),
+    started from the ids in order so the same loop is reported the same way each run.
+    """
+    found: list[tuple[str, int, list[str]]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    for start in sorted(graph):
+        if start in state:
+            continue
+        state[start] = 1
+        trail = [start]
+        stack = [iter(graph[start])]
+        while stack:
+            for number, target in stack[-1]:
+                if state.get(target) == 1:  # back on the current path: a loop, told from where it closes
+                    found.append((trail[-1], number, [trail[-1], *trail[trail.index(target):]]))
+                elif target not in state:
+                    state[target] = 1
+                    trail.append(target)
+                    stack.append(iter(graph[target]))
+                    break
+            else:
+                state[trail.pop()] = 2
+                stack.pop()
+    return found
+
+
+def _check_loops(lib: Library, docs: dict[str, SourceDoc]) -> None:
+    """``requires`` and ``then`` must not go round in a circle (a routine naming itself is reported already)."""
+    requires = {rid: [(i, req.routine) for i, req in enumerate(r.requires)
+                      if req.routine in lib.routines and req.routine != rid]
+                for rid, r in lib.routines.items()}
+    for rid, number, loop in _loops(requires):
+        path = ("requires", number, "routine")
+        lib.problems.append(Problem(docs[rid].file, docs[rid].line_of(path), field_name(path),
+                                    f"these routines require each other in a circle: {' -> '.join(loop)}; "
+                                    "none of them could ever be done first"))
+    then = {rid: [(0, r.then)] if r.then in lib.routines and r.then != rid else []
+            for rid, r in lib.routines.items()}
+    for rid, _, loop in _loops(then):
+        lib.problems.append(Problem(docs[rid].file, docs[rid].line_of(("then",)), "then",
+                                    f"'then' goes round in a circle: {' -> '.join(loop)}"))
+
+
+def _reps_seconds(reps: Reps) -> float:
+    passes = reps.sets * max(1, len(reps.sides))
+    per_rep = reps.move_seconds + reps.hold_seconds + reps.release_seconds
+    return passes * reps.count.high * per_rep + (passes - 1) * reps.rest_between_sets
+
+
+def routine_seconds(routine: Routine) -> float:
+    """The longest a routine's steps can take as written: the top of every range, at the normal pace.
+
+    A said sentence counts only the pause after it (at least the second the
+    engine always waits), not the time to say it, which depends on the
+    language; this catches a routine of hours or days, it does not time one.
+    """
+    total = 0.0
+    for step in routine.steps:
+        if step.hold:
+            total += step.hold.seconds.high
+        elif step.reps:
+            total += _reps_seconds(step.reps)
+        elif step.rest:
+            total += step.rest
+        else:
+            total += max(1.0, step.pause)
+    return total
+
+
+def programme_seconds(programme: Programme, routines: dict[str, Routine]) -> float:
+    """A programme's routines (each with the routine it is always followed by), rests included."""
+    total = 0.0
+    ids = programme.routine_ids()
+    first: dict[str, int] = {}
+    for index, rid in enumerate(ids):
+        first.setdefault(rid, index)
+    for item in programme.items:
+        routine = routines.get(item.routine or "")
+        if routine is None:
+            total += item.rest or 0.0
+            continue
+        total += routine_seconds(routine)
+        # As the plan does it: the follower is left out when the programme runs it next anyway.
+        following = ids[first[routine.id] + 1] if routine.id != ids[-1] else None
+        if routine.then in routines and routine.then != following:
+            total += routine_seconds(routines[routine.then])
+    return total
+
+
+def _length(seconds: float) -> str:
+    if seconds >= 48 * 3600:
+        return f"{seconds / 86400:.1f} days"
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _check_lengths(lib: Library, docs: dict[str, SourceDoc]) -> None:
+    """Per-field bounds allow a hold of half an hour, 100 reps and 20 sets; together they could last days."""
+    for routine in lib.routines.values():
+        seconds = routine_seconds(routine)
+        if seconds > MAX_ROUTINE_SECONDS:
+            doc = docs[routine.id]
+            lib.problems.append(Problem(doc.file, doc.line_of(("steps",)), "steps",
+                                        f"the steps would take up to {_length(seconds)}; a routine may last at most "
+                                        f"{_length(MAX_ROUTINE_SECONDS)} (is a number a typo?)"))
+    for programme in lib.programmes.values():
+        seconds = programme_seconds(programme, lib.routines)
+        if seconds > MAX_PROGRAMME_SECONDS:
+            doc = docs[programme.id]
+            lib.problems.append(Problem(doc.file, doc.line_of(("items",)), "items",
+                                        f"the programme would take up to {_length(seconds)}; a programme may last "
+                                        f"at most {_length(MAX_PROGRAMME_SECONDS)}"))

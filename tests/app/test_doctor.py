@@ -450,6 +450,54 @@ def test_parser_registration():
     args = parser.parse_args(["doctor", "--json"])
     assert args.json is True and args.func is doctor_cli.run
     assert parser.parse_args(["doctor"]).json is False
+    assert parser.parse_args(["doctor"]).db is None
+    assert parser.parse_args(["doctor", "--db"]).db == ""  # the default database
+    args = parser.parse_args(["doctor", "--db", "h.db", "--salvage", "copy.db"])
+    assert (args.db, args.salvage) == ("h.db", "copy.db")
+
+
+# -- the history database (--db) ------------------------------------------------------
+
+
+def test_db_check_does_not_run_the_speech_checks(capsys, tmp_path, monkeypatch):
+    from companion.care.profiles import Profile
+    from companion.care.store import open_store
+
+    monkeypatch.setattr(d, "run_checks", lambda *a: pytest.fail("the speech checks ran"))
+    db = tmp_path / "h.db"
+    with open_store(db) as store:
+        store.add_profile(Profile("Mum"))
+    code, out, err = run(capsys, "--db", str(db))
+    assert code == 0 and err == ""
+    assert [line.split()[1] for line in out.splitlines()[:5]] == ["database", "integrity", "profiles", "sessions",
+                                                                  "events"]
+    assert "OK       profiles   1 profile, all readable" in out
+
+
+def test_db_check_and_salvage_of_one_bad_event(tmp_path):
+    import sqlite3
+    from datetime import datetime, timezone
+
+    from companion.care.store import open_store
+
+    db = tmp_path / "h.db"
+    with open_store(db) as store:
+        sid = store.start_session("Mum", "wall-standing", datetime(2025, 3, 1, 9, tzinfo=timezone.utc), True)
+        for n in range(3):
+            store.add_event(sid, {"t": float(n), "who": "companion", "kind": "say", "text": f"cue {n}"})
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE events SET t = 'soon' WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    check = d.check_database(db, tmp_path / "copy.db")
+    assert not check.healthy and check.exit_code() == 1 and check.scan.damaged_sessions == [sid]
+    assert check.salvaged.copied == {"session": 1, "event": 2}
+    assert [x.key for x in check.salvaged.skipped] == [2]
+    assert d.damaged_sessions(check.scan) == [f"session {sid} (2025-03-01 "
+                                              f"{datetime(2025, 3, 1, 9, tzinfo=timezone.utc).astimezone():%H:%M}, "
+                                              f"wall-standing, Mum): its sequence number or time is not a number "
+                                              f"(2, 'soon') (1 event)"]
+    assert d.check_database(tmp_path / "copy.db").healthy
 
 
 def test_echo_canceller_ok_when_webrtc_runs():

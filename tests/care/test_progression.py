@@ -579,7 +579,12 @@ def test_today_command_reads_history_and_profile_from_the_store(capsys, tmp_path
 
 
 def test_today_command_for_someone_with_no_history(capsys, tmp_path):
-    args = _parser().parse_args(["today", "--user", "nobody", "--db", str(tmp_path / "h.db"),
+    from companion.care.profiles import Profile
+    from companion.care.store import open_store
+
+    with open_store(tmp_path / "h.db") as store:
+        store.add_profile(Profile("newcomer"))
+    args = _parser().parse_args(["today", "--user", "newcomer", "--db", str(tmp_path / "h.db"),
                                  "--at", "2025-03-03T09:00"])
     assert args.func(args) == 0
     out = capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from companion.care.store import (
     StoreOutput,
     default_db_path,
     open_store,
+    unreadable_message,
 )
 from companion.engine.clock import VirtualClock
 from companion.language.heard import Heard
@@ -144,7 +146,10 @@ def test_corrupt_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not a database, just some text\n" * 200)
     with pytest.raises(StoreError) as info:
         open_store(path)
-    assert str(info.value).startswith(f"cannot read the database at {path}: file is not a database; move it aside")
+    message = str(info.value)
+    assert message.startswith(f"cannot read the database at {path}: file is not a database. It is damaged")
+    assert f"companion doctor --db {path}" in message and "--salvage" in message
+    assert "move the damaged file aside" in message
 
 
 # -- migrations ------------------------------------------------------------------
@@ -208,7 +213,8 @@ def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path):
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match=r"newer version of companion \(schema 3; this version understands up to 2\)"):
+    with pytest.raises(StoreError, match=rf"newer version of companion \(schema {SCHEMA_VERSION + 1}; "
+                                         rf"this version understands up to {SCHEMA_VERSION}\)"):
         open_store(path)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
@@ -234,6 +240,101 @@ def test_a_failed_migration_leaves_the_old_version(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     assert "at" not in [row[1] for row in conn.execute("PRAGMA table_info(events)")]
     conn.close()
+
+
+def test_upgrade_from_v2_adds_the_unsaved_count(tmp_path):
+    path = tmp_path / "v2.db"
+    make_v1(path)
+    conn = sqlite3.connect(path)
+    MIGRATIONS[1](conn)  # exactly what version 2 was
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with open_store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION >= 3
+        [session] = store.sessions(user="Mum")
+        assert session.unsaved == 0 and session.reason == "completed" and session.event_count == 3
+        store.finish_session(session.id, "completed", START + timedelta(minutes=6), unsaved=4)
+        assert store.session(session.id).unsaved == 4
+
+
+def test_a_damaged_time_in_an_old_file_does_not_stop_the_upgrade_with_a_traceback(tmp_path):
+    path = tmp_path / "old.db"
+    make_v1(path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE sessions SET started_at = 'not a time'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="cannot upgrade the database at .* from schema 1 to 2: .*left as it was"):
+        open_store(path)
+
+
+# -- what is wrong, and what to do ---------------------------------------------------
+
+
+def sqlite_error(message, code):
+    exc = sqlite3.OperationalError(message)
+    exc.sqlite_errorcode = code
+    return exc
+
+
+@pytest.mark.parametrize("exc, says", [
+    (OSError(errno.ENOSPC, "No space left on device"), "the disk is full"),
+    (sqlite_error("database or disk is full", 13), "the disk is full"),
+    (sqlite3.OperationalError("database or disk is full"), "the disk is full"),  # no code: judged by its words
+    (OSError(errno.EROFS, "Read-only file system"), "check its permissions"),
+    (sqlite_error("attempt to write a readonly database", 8), "check its permissions"),
+    (sqlite_error("unable to open database file", 14), "check its permissions"),
+    (sqlite_error("database is locked", 5), "is busy"),
+    (sqlite_error("disk I/O error", 10 | (1 << 8)), "input/output error"),
+    (sqlite_error("database disk image is malformed", 11), "It is damaged"),
+    (sqlite_error("file is not a database", 26), "It is damaged"),
+    (sqlite_error("something new", 1), "cannot use the database"),
+])
+def test_the_advice_fits_the_error(tmp_path, exc, says):
+    path = tmp_path / "companion.db"
+    message = unreadable_message(path, exc)
+    assert says in message
+    assert ("aside" in message) == (says == "It is damaged")  # only damage is worth moving aside
+
+
+# -- damaged rows -----------------------------------------------------------------
+
+
+def test_damaged_rows_are_skipped_and_told_once_on_close(tmp_path, capsys):
+    path = tmp_path / "companion.db"
+    store = open_store(path)
+    store.add_profile(Profile("Mum", conditions=("acute",)))
+    first = store.start_session("Mum", "wall-standing", START, virtual=False)
+    second = store.start_session("Mum", "wall-standing", START + timedelta(days=1), virtual=False)
+    for sid in (first, second):
+        for n in range(3):
+            store.add_event(sid, {"t": float(n), "who": "companion", "kind": "say", "text": f"cue {n}"})
+    conn = store._conn
+    conn.execute("UPDATE events SET data = '[1, 2]' WHERE session_id = ? AND seq = 2", (first,))
+    conn.execute("UPDATE events SET who = x'07' WHERE session_id = ? AND seq = 3", (first,))
+    conn.execute("UPDATE sessions SET ended_at = 'later', reason = 'completed' WHERE id = ?", (second,))
+    conn.execute("UPDATE profiles SET settings = ? WHERE name = 'Mum'",
+                 (json.dumps({"volume": "loud", "conditions": ["acute"], "repeat_cues": 1.5}),))
+    assert [e["text"] for e in store.events(first)] == ["cue 0"]
+    assert [e["text"] for e in store.events(first)] == ["cue 0"]  # read again: still counted once
+    assert [s.id for s in store.sessions("Mum")] == [first]
+    assert store.get_profile("Mum") == Profile("Mum", conditions=("acute",))
+    assert store.skipped == {"event": 2, "session": 1, "profile setting": 2}
+    assert store.damage[("session", second)].problem == "its end time 'later' is not a date and time"
+    assert capsys.readouterr().err == ""
+    store.close()
+    store.close()
+    assert capsys.readouterr().err == (f"2 damaged profile settings, 1 damaged session and 2 damaged events were "
+                                       f"skipped (their defaults were used); run `companion doctor --db {path}` "
+                                       f"to see what is damaged\n")
+
+
+def test_a_healthy_store_says_nothing_on_close(store, capsys):
+    store.add_profile(Profile("Mum"))
+    store.list_profiles()
+    store.close()
+    assert store.skipped == {} and capsys.readouterr().err == ""
 
 
 # -- sessions and events -----------------------------------------------------------
@@ -385,6 +486,36 @@ def test_store_output_carries_on_when_the_database_fails(store, capsys):
     output.write({"t": 2.0, "who": "companion", "kind": "say", "text": "three"})
     output.close()
     assert output.problem and "Cannot write to the history database" in output.problem
+    assert capsys.readouterr().err.count("Cannot write") == 1
+    assert output.unsaved == 2
+
+
+def test_store_output_stores_how_many_events_were_not_saved(store, capsys):
+    output = StoreOutput.begin(store, "Mum", "wall-standing", START, virtual=False)
+    output.write({"t": 0.0, "who": "companion", "kind": "say", "text": "one"})
+
+    def full(session_id, record):
+        raise sqlite_error("database or disk is full", 13)
+
+    store.add_event = full
+    output.write({"t": 1.0, "who": "companion", "kind": "say", "text": "two"})
+    output.write({"t": 2.0, "who": "companion", "kind": "finished", "text": "completed", "reason": "completed"})
+    output.close()
+    session = store.session(output.session_id)
+    assert session.reason == "completed" and session.unsaved == 2 and session.event_count == 1
+    assert "the disk is full" in output.problem and "aside" not in output.problem
+    assert capsys.readouterr().err.count("Cannot write") == 1
+
+
+def test_store_output_that_cannot_even_start_lets_the_session_go_on(store, capsys):
+    def full(*args):
+        raise StoreError("cannot write to the database: the disk is full")
+
+    store.start_session = full
+    output = StoreOutput.begin(store, "Mum", "wall-standing", START, virtual=False)
+    output.write({"t": 0.0, "who": "companion", "kind": "say", "text": "one"})
+    output.close()
+    assert output.session_id is None and output.unsaved == 1 and store.sessions() == []
     assert capsys.readouterr().err.count("Cannot write") == 1
 
 

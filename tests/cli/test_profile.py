@@ -281,7 +281,8 @@ def test_a_corrupt_database_is_one_clear_line(cli, db, argv):
     db.write_bytes(b"SQLite format 2\x00" + b"\x07" * 4000)
     code, out, err = cli(*argv)
     assert code == 1 and out == ""
-    assert err.startswith(f"cannot read the database at {db}: file is not a database; move it aside")
+    assert err.startswith(f"cannot read the database at {db}: file is not a database. It is damaged")
+    assert f"companion doctor --db {db}" in err and "move the damaged file aside" in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -297,7 +298,8 @@ def test_damage_found_after_opening_is_one_clear_line(cli, db, library):
     db.write_bytes(bytes(data))
     code, _, err = cli("history", "--user", "Mum", "--json")
     assert code == 1
-    assert err.startswith(f"cannot read the database at {db}: database disk image is malformed; move it aside")
+    assert err.startswith(f"cannot read the database at {db}: database disk image is malformed. It is damaged")
+    assert "--salvage" in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_newer_database_is_refused(cli, db):

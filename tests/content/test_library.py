@@ -110,12 +110,14 @@ def test_broken_fixture_reports_expected_problem(paths: list[Path]) -> None:
 
 
 def test_duplicate_id_names_the_other_file() -> None:
+    """The second file has both the first one's id and so an id that is not its own name: two problems."""
     first, second = BROKEN / "duplicate-id-a.yaml", BROKEN / "duplicate-id-b.yaml"
     lib = load([first, second])
-    [problem] = lib.problems
-    assert problem.file == str(second)
-    assert "chin-tuck" in problem.message and str(first) in problem.message
-    assert lib.files["chin-tuck"] == str(first)  # the first one read is kept
+    assert {(p.file, p.line, p.field) for p in lib.problems} == {(str(second), 2, "id")}
+    duplicate, name = sorted(lib.problems, key=lambda p: not p.message.startswith("duplicate id"))
+    assert "duplicate-id-a" in duplicate.message and str(first) in duplicate.message
+    assert "must match the file name 'duplicate-id-b.yaml'" in name.message
+    assert lib.files["duplicate-id-a"] == str(first)  # the first one read is kept
 
 
 def test_all_problems_in_a_folder_are_reported_together() -> None:

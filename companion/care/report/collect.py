@@ -79,7 +79,7 @@ class Incident:
     """A red flag, a stop or a session that did not finish, for the highlighted list."""
 
     at: datetime
-    kind: str  # red-flag | pain | stopped | interrupted | unfinished
+    kind: str  # red-flag | pain | stopped | interrupted | unfinished | unsaved
     label: str  # "RED FLAG", "PAIN STOP", ...
     what: str  # the exercise (or "Safety questions")
     reason: str
@@ -317,6 +317,10 @@ def collect(store: Store, user: str, now: datetime, library: Library, days: int 
                 said.after_exercises.format(title=title(session.entry_id))
             row(end_at, stopped_routine, "stopped", kind, text)
             incidents.append(Incident(end_at, kind, label, what, said.sentence.format(text=text)))
+        if session.unsaved:  # the disk was full (or could not be written): this session's record is incomplete
+            note = said.unsaved_one if session.unsaved == 1 else said.unsaved_many.format(count=session.unsaved)
+            row(end_at, None, "unsaved", session.unsaved, note)
+            incidents.append(Incident(end_at, "unsaved", said.unsaved_label, title(session.entry_id), note))
         if first_before is not None or last_after is not None:
             pain_points.append(PainPoint(
                 started,

@@ -57,7 +57,7 @@ def render_html(data: ReportData, chart: bytes | None = None, chart_note: str = 
     profile = data.profile
     conditions = ", ".join(profile.conditions) if profile and profile.conditions else page.no_conditions
     red_flags = sum(1 for i in data.incidents if i.kind == "red-flag")
-    stops = sum(1 for i in data.incidents if i.kind != "red-flag")
+    stops = sum(1 for i in data.incidents if i.kind not in ("red-flag", "unsaved"))  # unsaved events are not a stop
     context = {
         "t": words,
         "marks": MARKS,

@@ -54,6 +54,9 @@ class EventWords:
     stage_not_started: str
     next_not_done: str
     next_all_started: str
+    unsaved_label: str
+    unsaved_one: str
+    unsaved_many: str
 
 
 @dataclass(frozen=True)
