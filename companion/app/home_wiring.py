@@ -1,4 +1,11 @@
-"""The home menu wired to this machine: its devices, the person's history, and the sessions it starts."""
+"""The home menu wired to this machine: its devices, the person's history, and the sessions it starts.
+
+For a known person the menu follows their red flags and the day's acute answer:
+while a flag is open nothing is due (the flag and its advice are said instead of
+"nothing is due"; each session asks first whether they have seen a doctor), a
+red flag in a question asked at the menu is kept for them, and on an acute day
+only what suits the acute stage is due.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,19 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from companion.app.devices import LiveIO, SharedOutput
 from companion.app.home import Home, done_today, due_today
 from companion.app.outputs import Output, TextPrinter, clock_text
 from companion.app.records import note_record
 from companion.app.session import SessionOptions, run_session
-from companion.care.progression import due_now
-from companion.care.session_setup import SetupError, prepare
+from companion.care.progression import due_now, find_setbacks
+from companion.care.session_setup import SetupError, day_state, for_today, prepare
 from companion.care.store import StoreError, open_store
 from companion.content.library import Library
 from companion.content.phrases import load_phrases
+from companion.knowledge.redflags import detect
 from companion.language.vocabulary import load_vocabulary
 
 
@@ -37,6 +46,20 @@ class CannotHear(Exception):
     """Neither a microphone nor a terminal to type in: the menu would wait forever."""
 
 
+class _PersonHome(Home):
+    """The menu for a known person: a red flag in a question asked at the menu is kept for them."""
+
+    def __init__(self, *args: object, keep_flag: Callable[[str], None], **kwargs: object):
+        super().__init__(*args, **kwargs)
+        self._keep_flag = keep_flag
+
+    def _answer(self, question: str) -> None:
+        super()._answer(question)
+        flag = detect(question)
+        if flag is not None:
+            self._keep_flag(flag.id)
+
+
 def run_home(lib: Library, options: HomeOptions) -> None:
     """Greet, say what is due, and start sessions by name until goodbye (or Ctrl-C)."""
     live_io = LiveIO(load_vocabulary(), speech=not options.text, voice=options.voice,
@@ -54,6 +77,17 @@ def run_home(lib: Library, options: HomeOptions) -> None:
     def say(text: str) -> None:
         for output in outputs:
             output.write({"t": 0.0, "who": "companion", "kind": "say", "text": text, "say": "system"})
+
+    phrases = load_phrases()
+    held: list[str] = []  # what due() found on hold (open red flags), said instead of "nothing is due"
+
+    def menu_say(text: str) -> None:
+        if text == phrases.home_nothing_due and held:
+            for line in held:
+                say(line)
+            held.clear()
+            return
+        say(text)
 
     session_options = SessionOptions(json=False, no_log=options.no_log)
     db = str(options.db) if options.db else None
@@ -76,22 +110,41 @@ def run_home(lib: Library, options: HomeOptions) -> None:
         if not options.user:
             return due_today(lib, done_today())
         now = datetime.now().astimezone()
+        held.clear()
         try:
             with open_store(options.db) as store:
-                items = due_now(store.practice(options.user), now, lib, store.get_profile(options.user))
+                state = day_state(store, options.user, now)
+                if state.open_flags:
+                    held.extend(state.hold())
+                    return []
+                profile = for_today(store.get_profile(options.user), state.acute_today)
+                history = store.practice(options.user)
+                items = due_now(history, now, lib, profile, setbacks=find_setbacks(history, store.events))
         except StoreError as exc:
             print(exc, file=sys.stderr)
             return due_today(lib, done_today())
         return [(lib.get(d.routine_id).title, d.done_today, int(d.wanted_low)) for d in items if d.is_due(now)]
 
-    home = Home(lib, live_io.vocabulary, load_phrases(), live_io.inbox, say, run, live_io.listen_for,
-                name=options.name, due=due, speaking=live_io.speaking, hush=live_io.hush,
-                echo_cancelled=live_io.echo_cancelled)
+    def keep_flag(flag_id: str) -> None:
+        """A red flag heard in a question at the menu: kept for the person, as ``companion ask --user`` does."""
+        try:
+            with open_store(options.db) as store:
+                store.raise_flag(options.name or options.user, flag_id, datetime.now().astimezone(), None, "ask")
+        except StoreError as exc:
+            print(exc, file=sys.stderr)
+
+    common = dict(name=options.name, due=due, speaking=live_io.speaking, hush=live_io.hush,
+                  echo_cancelled=live_io.echo_cancelled)
+    if options.user:
+        home: Home = _PersonHome(lib, live_io.vocabulary, phrases, live_io.inbox, menu_say, run, live_io.listen_for,
+                                 keep_flag=keep_flag, **common)
+    else:
+        home = Home(lib, live_io.vocabulary, phrases, live_io.inbox, menu_say, run, live_io.listen_for, **common)
     live_io.start()
     try:
         home.loop()
     except KeyboardInterrupt:
-        say(load_phrases().home_goodbye)
+        say(phrases.home_goodbye)
     finally:
         live_io.close()
 

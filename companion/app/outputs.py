@@ -82,12 +82,15 @@ class TextPrinter:
             self._line(f"\n[{t}]  --- {text} ({clock_text(record.get('duration', 0))}) ---")
         elif kind == "heard":
             meaning = record.get("command") or (f"answer: {record['answer']}" if "answer" in record
+                                                else f"symptom: {record['symptom']}" if "symptom" in record
                                                 else "not a command")
             self._line(f"[{t}]  YOU SAID: {text!r}  ->  {meaning}")
         elif kind == "pain":
             self._line(f"[{t}]  PAIN {record.get('when')}: {record.get('score')}/10, {record.get('place')}")
         elif kind == "red_flag":
             self._line(f"[{t}]  RED FLAG: {record.get('flag_id')}")
+        elif kind == "symptom":
+            self._line(f"[{t}]  SYMPTOM: {record.get('finding')}")
         elif kind == "state":
             self._line(f"[{t}]  ({text}, pace x{record.get('pace', 1):g})")
         elif kind == "finished":

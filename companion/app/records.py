@@ -22,13 +22,15 @@ def cue_record(cue: Cue) -> dict[str, Any]:
         return record
     if "kind" in fields:
         fields["step_kind"] = fields.pop("kind")
-    text = fields.pop("title", None) or fields.get("reason") or fields.get("state") or fields.get("tone") or ""
+    text = (fields.pop("title", None) or fields.get("reason") or fields.get("state") or fields.get("tone")
+            or fields.get("finding") or "")
     record["text"] = text
     record.update(fields)
     return record
 
 
 def heard_record(at: float, text: str, command: str | None, source: str) -> dict[str, Any]:
+    """What the user said; the runner adds "answer", "symptom" (a finding id), "confidence", "decision"."""
     return {"t": round(at, 3), "who": "user", "kind": "heard", "text": text, "command": command, "source": source}
 
 

@@ -15,9 +15,10 @@ from typing import Any, Callable, Iterable, Protocol
 from companion.engine.clock import Clock, VirtualClock
 from companion.engine.cues import Cue
 from companion.engine.events import (AnswerEvent, Command, CommandEvent, Event, NumberEvent, PlaceEvent, RedFlagEvent,
-                                     Tick, Told, Unrecognised)
+                                     SymptomEvent, Tick, Told)
 from companion.engine.session import Session
 from companion.knowledge.redflags import detect
+from companion.knowledge.symptoms import detect_symptom
 from companion.knowledge.retrieval import Answerer, TreatmentReminder, default_answerer
 from companion.language.heard import Heard
 from companion.app.outputs import Output, TextPrinter
@@ -78,7 +79,8 @@ class Runner:
             self._question_open = False
         awaiting = "yesno" if self._unsure is not None else self.session.awaiting
         context = ("question" if self._question_open else
-                   {"yesno": "answer", "number": "number", "place": "place"}.get(awaiting or "", "commands"))
+                   {"yesno": "answer", "number": "number", "place": "place",
+                    "arm-place": "arm-place"}.get(awaiting or "", "commands"))
         if context != self._context:
             self._context = context
             if self.on_context:
@@ -98,7 +100,13 @@ class Runner:
         return self.voice.speaking_text() if self.voice is not None else ""
 
     def hear(self, heard: Heard) -> None:
-        """Understand one utterance and feed it to the engine; stop cuts speech off first."""
+        """Understand one utterance and feed it to the engine; stop cuts speech off first.
+
+        Safety comes before commands: whatever was said is checked for red flags (which end
+        the session), then, unless it is a stop, for symptoms (which pause it and ask), and
+        only then matched as a command. An answer to the question the session asked (a
+        pain score, where it hurts) is taken as that answer.
+        """
         at = max(heard.at, self.session.now)
         if heard.source == "device-lost":
             # The microphone went away: pause rather than run on with nobody able to say stop.
@@ -112,8 +120,11 @@ class Runner:
         meaning = self.interpreter.interpret(heard, at, self.session.awaiting, speaking,
                                              self.speaking_text() if speaking else "")
         event, command, how = meaning.event, meaning.command, meaning.how
-        if isinstance(event, Unrecognised) and self._red_flag(heard.text, at):
-            return
+        if self._listened(heard, speaking) and not isinstance(event, (AnswerEvent, NumberEvent, PlaceEvent)):
+            if self._red_flag(heard.text, at):
+                return
+            if command != Command.STOP.value and self._symptom(heard, at):
+                return  # "stop" still wins: a stop phrase is never turned into a symptom question
         if command == Command.STOP.value:
             for output in self.outputs:
                 output.interrupt()
@@ -156,13 +167,43 @@ class Runner:
             self._reminder = TreatmentReminder(self._answerer.replies.treatment_reminder)
         return self._answerer
 
+    def _listened(self, heard: Heard, speaking: bool) -> bool:
+        """Whether to look for red flags and symptoms in what was heard.
+
+        Typed words always; speech only when it was not said over the companion's own voice
+        (its own "Stop if pain spreads into your leg" must never come back as a symptom) and
+        was heard surely enough to be asked about.
+        """
+        recognition = heard.recognition
+        if recognition is None:
+            return True
+        return not speaking and recognition.confidence >= self.interpreter.understanding.policy.ask
+
     def _red_flag(self, text: str, at: float) -> bool:
-        """Red flags are checked first on every free-form utterance; one ends the exercise part."""
+        """Red flags are checked first on everything said or typed; one ends the exercise part."""
         flag = detect(text)
         if flag is None:
             return False
+        for output in self.outputs:
+            output.interrupt()
         self._emit_record(heard_record(at, text, None, "question"))
         self._emit(self.session.feed(RedFlagEvent(at, flag.id, " ".join(flag.advice.split()))))
+        return True
+
+    def _symptom(self, heard: Heard, at: float) -> bool:
+        """A symptom said mid-session (pain spreading, dizziness, ...): everything goes quiet, the engine asks."""
+        found = detect_symptom(heard.text)
+        if found is None:
+            return False
+        self._unsure = None  # a number or place waiting to be read back gives way to the symptom's own question
+        for output in self.outputs:
+            output.interrupt()
+        record = heard_record(at, heard.text, None, heard.source)
+        record["symptom"] = found.id
+        if heard.recognition is not None:
+            record["confidence"] = heard.recognition.confidence
+        self._emit_record(record)
+        self._emit(self.session.feed(SymptomEvent(at, found.id, found.action, found.say, heard.text)))
         return True
 
     def _answer_question(self, heard: Heard, at: float) -> bool:
@@ -174,7 +215,7 @@ class Runner:
         if not heard.text.strip():
             return True
         self._question_open = False
-        if self._red_flag(heard.text, at):
+        if self._red_flag(heard.text, at) or self._symptom(heard, at):
             return True
         status = {Command.HOW_MANY_LEFT, Command.WHATS_NEXT, Command.HOW_LONG_LEFT, Command.PURPOSE}
         self._emit_record(heard_record(at, heard.text, match.command.value if match else None, "question"))

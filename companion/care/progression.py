@@ -20,11 +20,13 @@ lying down), else the first-aid routine if the refused one is in its family,
 else rest. For the other conditions nothing is offered instead: ask a doctor.
 
 First aid (line 512, "should be done before any other training"): the routine
-named ``first_aid`` in progression.yaml must have been completed at least once
-before any routine of its *family* - the routines linked to it through
+named ``first_aid`` in progression.yaml must have been completed *earlier the
+same day* before any routine of its *family* - the routines linked to it through
 ``requires``, ``then`` and ``alternative_to``, directly or through each other
-(today McKenzie 1-7). One exception: an ``alternative_to`` routine is offered
-without it when the routine it replaces is ruled out by the acute condition,
+(today McKenzie 1-7) - so McKenzie 1 opens each day's McKenzie practice, and a
+programme that starts with it is fine. "Day" is the calendar day of ``now``.
+One exception: an ``alternative_to`` routine is offered without it when the
+routine it replaces is ruled out by the acute condition,
 because the alternative exists for when you cannot lie down, and the first-aid
 exercise is lying down (line 558).
 
@@ -41,13 +43,15 @@ time before now; afterwards the requirement is met for good.
 
 ``requires`` with ``practised_weeks`` (exercise 6 after five weeks of 5, line
 584 "after five weeks of continuous practice"; 7 after two weeks of 6, line
-600): practice is *continuous* while no more than 7 days pass between one
-completion and the next. A run of continuous practice lasts from its first
-completion to ``now``, or to a week after its last completion if it has
-lapsed. The requirement is met once any run has lasted the stated weeks, and
-stays met (stopping exercise 5 after moving on to 6 does not take 6 away).
-Exercise 5 done daily from day 0 allows 6 at day 35 at the same time of day,
-not a minute earlier.
+600 "continue to practice 6 for two weeks"): practice is *continuous* over N
+weeks when there are N whole weeks back to back (seven calendar days each, the
+first starting on a day of practice) in each of which the required routine was
+completed on at least ``continuous_days_per_week`` different days (5, set in
+progression.yaml). A fraction of a week counts as a whole one. The weeks must be over: exercise 5
+done daily from day 0 allows 6 from the start of day 35. Once met the
+requirement stays met (stopping exercise 5 after moving on to 6 does not take 6
+away). A completion after which the pain spread, or that a pain rule stopped
+(``setbacks``, from :func:`find_setbacks`), does not count as a day of practice.
 
 ``then`` (lines 580, 598, 608: "do exercise 3 immediately after 5/6/7"): not a
 prerequisite of its own, but the follow-on runs automatically, so a routine
@@ -67,8 +71,9 @@ done early or an extra set.
 
 from __future__ import annotations
 
+import math
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -83,11 +88,7 @@ from companion.care.store import Practice  # noqa: F401 - one Practice type, re-
 from companion.care.profiles import CONDITIONS, Profile
 from companion.content.library import Library
 from companion.content.schema import Programme, Routine
-
-
-WEEK = timedelta(days=7)
-# Practice is continuous while no more than this passes between completions.
-CONTINUOUS_GAP = WEEK
+from companion.engine.pain import ARM_PLACE_ORDER, PLACE_ORDER, judge
 
 
 # -- data ------------------------------------------------------------------------
@@ -118,6 +119,15 @@ class Due:
         return self.next_at is not None and self.next_at <= now
 
 
+@dataclass(frozen=True)
+class Continuity:
+    """How far continuous practice has got, for "not yet, because ..." (see :func:`continuous_practice`)."""
+
+    met: bool
+    weeks_done: int  # whole weeks in a row that count, in the best run still going
+    days_this_week: int  # days of practice so far in that run's current week
+
+
 # -- wording -----------------------------------------------------------------------
 
 # Every reason key and the placeholders it may use. A template with a placeholder
@@ -134,8 +144,8 @@ PLACEHOLDERS: dict[str, set[str]] = {
     "not_for_alternative": {"title", "condition", "instead", "when"},
     "first_aid": {"title", "first"},
     "requires": {"title", "why", "required"},
-    "practised_weeks": {"title", "why", "required", "done", "weeks"},
-    "practised_weeks_none": {"title", "why", "required", "weeks"},
+    "practised_weeks": {"title", "why", "required", "done", "weeks", "days", "per_week"},
+    "practised_weeks_none": {"title", "why", "required", "weeks", "per_week"},
     "then_blocked": {"title", "then", "reason"},
     "due_now": _DUE,
     "due_later": _DUE,
@@ -160,6 +170,7 @@ class ProgressionText:
     first_aid: str
     conditions: dict[str, str]
     reasons: dict[str, str]
+    days_per_week: int = 5  # continuous practice: days of every week the required routine is done
 
     def say(self, key: str, **values: Any) -> str:
         return self.reasons[key].format(**values)
@@ -179,13 +190,17 @@ def _load_progression_text(path: Path) -> ProgressionText:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     problems: list[str] = []
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with first_aid, conditions and reasons")
-    unknown_top = sorted(set(data) - {"first_aid", "conditions", "reasons"})
+        raise ValueError(f"{path}: expected a mapping with first_aid, continuous_days_per_week, "
+                         "conditions and reasons")
+    unknown_top = sorted(set(data) - {"first_aid", "continuous_days_per_week", "conditions", "reasons"})
     if unknown_top:
         problems.append(f"unknown keys {unknown_top}")
     first_aid = data.get("first_aid")
     if not isinstance(first_aid, str) or not first_aid:
         problems.append("first_aid: must be a routine id")
+    days_per_week = data.get("continuous_days_per_week")
+    if isinstance(days_per_week, bool) or not isinstance(days_per_week, int) or not 1 <= days_per_week <= 7:
+        problems.append("continuous_days_per_week: must be a whole number of days from 1 to 7")
     conditions = data.get("conditions") or {}
     reasons = data.get("reasons") or {}
     if not isinstance(conditions, dict) or not isinstance(reasons, dict):
@@ -214,7 +229,7 @@ def _load_progression_text(path: Path) -> ProgressionText:
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
     return ProgressionText(first_aid, {k: str(v) for k, v in conditions.items()},
-                           {k: str(v) for k, v in reasons.items()})
+                           {k: str(v) for k, v in reasons.items()}, days_per_week)
 
 
 # -- history -----------------------------------------------------------------------
@@ -250,25 +265,94 @@ def _with(done: Done, routine_id: str, at: datetime) -> Done:
     return copy
 
 
-def practised_span(times: Sequence[datetime], now: datetime) -> tuple[timedelta, timedelta | None]:
-    """(longest run of continuous practice, the current run or None if it has lapsed).
+def continuous_practice(times: Iterable[datetime], now: datetime, weeks: float, days_per_week: int) -> Continuity:
+    """Has the routine done at ``times`` been practised continuously for ``weeks``, as of ``now``?
 
-    A run breaks when more than :data:`CONTINUOUS_GAP` passes between completions;
-    it lasts from its first completion to ``now``, or to a week after its last one.
+    Continuous means whole weeks back to back (seven calendar days each, the first
+    starting on a day of practice), each with completions on at least ``days_per_week``
+    different days, all over by ``now``'s day. When not met, the progress is that of the
+    best run that can still get there: its whole weeks so far, and its days in the week
+    it is in.
     """
-    best, current = timedelta(0), None
-    runs: list[list[datetime]] = []
-    for at in sorted(times):
-        if runs and at - runs[-1][-1] <= CONTINUOUS_GAP:
-            runs[-1].append(at)
-        else:
-            runs.append([at])
-    for run in runs:
-        span = min(now, run[-1] + CONTINUOUS_GAP) - run[0]
-        best = max(best, span)
-    if runs and now - runs[-1][-1] <= CONTINUOUS_GAP:
-        current = now - runs[-1][0]
-    return best, current
+    today = now.date()
+    days = {at.date() for at in times if at <= now}
+    need = math.ceil(weeks)
+    if need <= 0:
+        return Continuity(True, 0, 0)
+    if not days:
+        return Continuity(False, 0, 0)
+    first = min(days)
+    span = (today - first).days + 1
+    counted = [0]
+    for offset in range(span):
+        counted.append(counted[-1] + (first + timedelta(days=offset) in days))
+
+    def in_week(start: int) -> int:
+        """Days of practice in the seven days from day ``start`` (days after today count as none)."""
+        return counted[min(start + 7, span)] - counted[min(start, span)]
+
+    best = (0, 0)
+    for start in (offset for offset in range(span) if first + timedelta(days=offset) in days):
+        whole = (span - 1 - start) // 7  # weeks from ``start`` that are over (before today)
+        run = 0
+        while run < min(whole, need) and in_week(start + 7 * run) >= days_per_week:
+            run += 1
+        if run >= need:
+            return Continuity(True, need, 0)
+        if run < whole:
+            continue  # a week of this run fell short: it is broken
+        so_far = in_week(start + 7 * run)
+        left = 6 - (span - 1 - (start + 7 * run))  # days of that week after today
+        if so_far + left + (today not in days) >= days_per_week:
+            best = max(best, (run, so_far))
+    return Continuity(False, *best)
+
+
+def find_setbacks(history: Iterable[Practice],
+                  events_of: Callable[[int], Iterable[Mapping[str, Any]]]) -> frozenset[Practice]:
+    """The completed practices after which the pain spread, or that a pain rule stopped.
+
+    Pass them as ``setbacks`` to :func:`check` and the other rules: a session that made the
+    pain spread down the leg is no week of practice towards the next exercise.
+    ``events_of`` gives a session's records in order (``Store.events``).
+    """
+    by_session: dict[int, list[Practice]] = {}
+    for practice in history:
+        if practice.completed and practice.session_id is not None:
+            by_session.setdefault(practice.session_id, []).append(practice)
+    found = set()
+    for session_id, practices in by_session.items():
+        hurt = pain_setbacks(events_of(session_id))
+        found.update(p for p in practices if p.routine_id in hurt)
+    return frozenset(found)
+
+
+def pain_setbacks(records: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Routines in one session's records with a ``pain_stop``, or whose pain after spread (engine/pain.py)."""
+    stopped: set[str] = set()
+    pain: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for record in records:
+        routine_id = record.get("routine_id")
+        if not isinstance(routine_id, str) or not routine_id:
+            continue
+        if record.get("kind") == "pain_stop":
+            stopped.add(routine_id)
+        elif record.get("kind") == "pain" and record.get("when") in ("before", "after"):
+            pain[(routine_id, record["when"])] = record
+    for (routine_id, when), after in pain.items():
+        before = pain.get((routine_id, "before"))
+        if when != "after" or before is None:
+            continue
+        place = str(after.get("place") or "none")
+        order = ARM_PLACE_ORDER if place in ARM_PLACE_ORDER else PLACE_ORDER
+        if judge(_score(before.get("score")), str(before.get("place") or "none"), _score(after.get("score")),
+                 place, order).kind == "spread":
+            stopped.add(routine_id)
+    return stopped
+
+
+def _score(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
 
 
 # -- the rules -----------------------------------------------------------------------
@@ -307,8 +391,13 @@ def _lower_first(text: str) -> str:
 
 
 class _Rules:
-    def __init__(self, library: Library, profile: Profile | None, now: datetime, text: ProgressionText):
+    def __init__(self, library: Library, profile: Profile | None, now: datetime, text: ProgressionText,
+                 setbacks: Collection[Practice] = ()):
         self.library, self.now, self.text = library, now, text
+        # Completion times that are no day of practice towards practised_weeks (the pain spread).
+        self.setbacks: dict[str, set[datetime]] = {}
+        for practice in setbacks:
+            self.setbacks.setdefault(practice.routine_id, set()).add(_align(practice.at, now))
         self.conditions = _conditions(profile)
         self.first_aid = text.first_aid if text.first_aid in library.routines else None
         self.family = family(library, self.first_aid) if self.first_aid else set()
@@ -388,8 +477,8 @@ class _Rules:
 
         standing_in = self.stands_in_for_acute(routine)
         first = self.first_aid
-        if (first and routine.id != first and routine.id in self.family and not done.get(first)
-                and not standing_in):
+        if (first and routine.id != first and routine.id in self.family and not standing_in
+                and not any(t.date() == self.now.date() for t in done.get(first, []))):
             return Verdict(False, say("first_aid", title=title, first=self.title(first)), first)
 
         own = done.get(routine.id, [])
@@ -399,14 +488,16 @@ class _Rules:
             if req.first_time_only and own:
                 continue
             if req.practised_weeks > 0:
-                weeks = req.practised_weeks
-                best, current = practised_span(theirs, self.now)
-                if best >= weeks * WEEK:
+                weeks, per_week = req.practised_weeks, self.text.days_per_week
+                hurt = self.setbacks.get(req.routine, set())
+                got = continuous_practice([t for t in theirs if t not in hurt], self.now, weeks, per_week)
+                if got.met:
                     continue
-                if current is None:
-                    reason = say("practised_weeks_none", weeks=_num(weeks), **values)
+                if got.weeks_done == 0 and got.days_this_week == 0:
+                    reason = say("practised_weeks_none", weeks=_num(weeks), per_week=per_week, **values)
                 else:
-                    reason = say("practised_weeks", weeks=_num(weeks), done=current // WEEK, **values)
+                    reason = say("practised_weeks", weeks=_num(weeks), done=got.weeks_done,
+                                 days=got.days_this_week, per_week=per_week, **values)
                 return Verdict(False, reason, req.routine)
             if req.first_time_only:
                 if theirs:
@@ -443,9 +534,13 @@ def _num(value: float) -> str:
 
 
 def check(routine_id: str, history: Iterable[Practice], now: datetime, library: Library,
-          profile: Profile | None = None, *, text: ProgressionText | None = None) -> Verdict:
-    """May ``routine_id`` (a routine or a programme) be done at ``now``, given ``history``?"""
-    rules = _Rules(library, profile, now, text or load_progression_text())
+          profile: Profile | None = None, *, text: ProgressionText | None = None,
+          setbacks: Collection[Practice] = ()) -> Verdict:
+    """May ``routine_id`` (a routine or a programme) be done at ``now``, given ``history``?
+
+    ``setbacks`` (:func:`find_setbacks`) are completions that do not count as practice weeks.
+    """
+    rules = _Rules(library, profile, now, text or load_progression_text(), setbacks)
     return rules.check(routine_id, _completions(history, now))
 
 
@@ -456,10 +551,10 @@ def _spacing_text(hours: float) -> str:
 
 
 def due_now(history: Iterable[Practice], now: datetime, library: Library, profile: Profile | None = None,
-            *, text: ProgressionText | None = None) -> list[Due]:
+            *, text: ProgressionText | None = None, setbacks: Collection[Practice] = ()) -> list[Due]:
     """Every routine with a daily count that the progression allows now, with today's count."""
     text = text or load_progression_text()
-    rules = _Rules(library, profile, now, text)
+    rules = _Rules(library, profile, now, text, setbacks)
     done = _completions(history, now)
     result = []
     for routine in library.routines.values():
@@ -488,9 +583,9 @@ def due_now(history: Iterable[Practice], now: datetime, library: Library, profil
 
 
 def refused(history: Iterable[Practice], now: datetime, library: Library, profile: Profile | None = None,
-            *, text: ProgressionText | None = None) -> dict[str, Verdict]:
+            *, text: ProgressionText | None = None, setbacks: Collection[Practice] = ()) -> dict[str, Verdict]:
     """Every routine that may not be done now, with its verdict (for "not yet, because ...")."""
-    rules = _Rules(library, profile, now, text or load_progression_text())
+    rules = _Rules(library, profile, now, text or load_progression_text(), setbacks)
     done = _completions(history, now)
     verdicts = {rid: rules.check(rid, done) for rid in library.routines}
     return {rid: v for rid, v in verdicts.items() if not v.allowed}
@@ -500,12 +595,13 @@ def refused(history: Iterable[Practice], now: datetime, library: Library, profil
 
 
 def today_report(user: str, history: Iterable[Practice], now: datetime, library: Library,
-                 profile: Profile | None = None, *, text: ProgressionText | None = None) -> dict[str, Any]:
+                 profile: Profile | None = None, *, text: ProgressionText | None = None,
+                 setbacks: Collection[Practice] = ()) -> dict[str, Any]:
     """What ``companion today`` shows, as plain data (JSON-ready)."""
     text = text or load_progression_text()
     history = list(history)
-    dues = due_now(history, now, library, profile, text=text)
-    rules = _Rules(library, profile, now, text)
+    dues = due_now(history, now, library, profile, text=text, setbacks=setbacks)
+    rules = _Rules(library, profile, now, text, setbacks)
     done = _completions(history, now)
     verdicts = {rid: rules.check(rid, done) for rid in library.routines}
 
@@ -555,6 +651,6 @@ def today_lines(report: dict[str, Any], text: ProgressionText | None = None) -> 
     return lines
 
 
-__all__ = ["PLACEHOLDERS", "Due", "Practice", "ProgressionText", "Verdict", "check",
-           "due_now", "family", "load_progression_text", "practised_span", "refused", "today_lines",
-           "today_report"]
+__all__ = ["PLACEHOLDERS", "Continuity", "Due", "Practice", "ProgressionText", "Verdict", "check",
+           "continuous_practice", "due_now", "family", "find_setbacks", "load_progression_text", "pain_setbacks",
+           "refused", "today_lines", "today_report"]

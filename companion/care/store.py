@@ -266,9 +266,67 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE sessions ADD COLUMN unsaved INTEGER NOT NULL DEFAULT 0")
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    """Red flags that last: each stays open for its person until they have seen a doctor about it.
+
+    The red flags already in the history become open flags, so an upgrade
+    does not forget one that was never followed up.
+    """
+    conn.execute("""CREATE TABLE flags (
+        id INTEGER PRIMARY KEY,
+        user TEXT NOT NULL COLLATE NOCASE,
+        flag_id TEXT NOT NULL,
+        raised_at TEXT NOT NULL,
+        session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+        source TEXT NOT NULL DEFAULT 'session',
+        cleared_at TEXT,
+        cleared_by TEXT,
+        note TEXT NOT NULL DEFAULT '')""")
+    conn.execute("CREATE INDEX flags_by_user ON flags(user, raised_at)")
+    backfill_flags(conn)
+
+
+def backfill_flags(conn: sqlite3.Connection) -> int:
+    """Open a flag for every ``red_flag`` event of a person's session (oldest kept per flag); returns how many.
+
+    For a file whose history predates the flags table (an upgrade, a salvaged copy of
+    an old file). Events that cannot be read are passed over: the doctor command
+    reports them, and an upgrade must not fail on them.
+    """
+    screened: set[tuple[int, str]] = set()
+    found: dict[tuple[str, str], tuple[str, int, str, str]] = {}  # (person, flag) -> (person, session, at, source)
+    try:
+        rows = conn.execute("""SELECT s.id, s.user, e.kind, e.at, e.data FROM events e
+                               JOIN sessions s ON s.id = e.session_id
+                               WHERE s.user IS NOT NULL AND e.kind IN ('answered', 'red_flag')
+                               ORDER BY e.at, e.session_id, e.seq""").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if problem_kind(exc) != DAMAGED:
+            raise
+        return 0
+    for sid, user, kind, at, data in rows:
+        try:
+            record = read_data(data)
+            read_time(at, "time")
+        except BadRow:
+            continue
+        flag = str(record.get("flag_id") or "")
+        if not isinstance(user, str) or not user:
+            continue
+        if kind == "answered":
+            if record.get("tag") == "screen" and record.get("answer") == "yes":
+                screened.add((sid, flag))
+            continue
+        found.setdefault((user.casefold(), flag),
+                         (user, sid, at, "screen" if (sid, flag) in screened else "session"))
+    conn.executemany("INSERT INTO flags (user, flag_id, raised_at, session_id, source) VALUES (?, ?, ?, ?, ?)",
+                     [(user, flag, at, sid, source) for (_, flag), (user, sid, at, source) in found.items()])
+    return len(found)
+
+
 # Index i upgrades a version-i file to version i + 1. Never edit a released
 # migration: add a new one at the end.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -380,6 +438,47 @@ class Practice:
     session_id: int | None = None  # None for practice not read from the store (tests, imports)
 
 
+FLAG_SOURCES = ("screen", "session", "ask")  # a yes to a safety question, said in a session, asked a question
+CLEARED_BY = ("person", "caregiver")
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    """A red flag raised for a person; open until cleared because they have seen a doctor about it."""
+
+    id: int
+    user: str
+    flag_id: str
+    raised_at: datetime
+    session_id: int | None  # the session it was raised in; None when raised by ``companion ask``
+    source: str  # one of FLAG_SOURCES
+    cleared_at: datetime | None = None
+    cleared_by: str | None = None  # "person" (said so at a session start) or "caregiver" (profile clear-flag)
+    note: str = ""
+
+    def open_at(self, moment: datetime) -> bool:
+        """Raised by ``moment`` and not yet cleared then (a virtual-clock replay sees the past as it was)."""
+        return self.raised_at <= moment and (self.cleared_at is None or self.cleared_at > moment)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["raised_at"] = self.raised_at.isoformat(timespec="seconds")
+        data["cleared_at"] = self.cleared_at.isoformat(timespec="seconds") if self.cleared_at else None
+        data["open"] = self.cleared_at is None
+        return data
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """One answer to a question the companion asked in a session (an ``answered`` event)."""
+
+    at: datetime
+    tag: str  # "screen", "acute", "seen-doctor", ...
+    answer: str  # "yes" | "no"
+    flag_id: str
+    session_id: int
+
+
 @dataclass(frozen=True)
 class Damage:
     """A row, or one profile setting, that could not be read, and why: for the skip notice and the doctor."""
@@ -399,6 +498,7 @@ _SESSION_COLUMNS = _SESSION_BASE + """,
     (SELECT MAX(e.t) FROM events e WHERE e.session_id = s.id),
     (SELECT COUNT(*) FROM events e WHERE e.session_id = s.id)"""
 _EVENT_COLUMNS = "id, seq, t, at, who, kind, text, data"
+_FLAG_COLUMNS = "id, user, flag_id, raised_at, session_id, source, cleared_at, cleared_by, note"
 _PRACTICE_KINDS = ("exercise_started", "exercise_done", "finished")  # the records practice is made of
 UNREADABLE = "unreadable: the page of the file that holds it is damaged"
 
@@ -462,6 +562,20 @@ def event_record(row: tuple) -> dict[str, Any]:
     return record
 
 
+def flag_row(row: tuple) -> FlagRow:
+    """A ``_FLAG_COLUMNS`` row, checked; :class:`BadRow` when it cannot be used."""
+    rowid, user, flag_id, raised, session_id, source, cleared, cleared_by, note = row
+    if not isinstance(user, str) or not user or not isinstance(flag_id, str):
+        raise BadRow(f"its person or red flag is {user!r} / {flag_id!r}, not a name")
+    if session_id is not None and not isinstance(session_id, int):
+        raise BadRow(f"its session is {session_id!r}, not a number")
+    if not isinstance(source, str) or (cleared_by is not None and not isinstance(cleared_by, str)):
+        raise BadRow("its source or who cleared it is not text")
+    return FlagRow(rowid, user, flag_id, read_time(raised, "time raised"), session_id, source,
+                   None if cleared is None else read_time(cleared, "time cleared"), cleared_by,
+                   note if isinstance(note, str) else "")
+
+
 _PROFILE_FIELDS = [f.name for f in fields(Profile) if f.name != "name"]
 _FLAGS = ("caregiver", "confirm_steps")
 _WHOLE_NUMBERS = ("speech_rate", "repeat_cues")
@@ -522,7 +636,8 @@ def check_name(name: str) -> str:
 
 _NOUNS = {"profile": ("damaged profile", "damaged profiles"),
           "profile setting": ("damaged profile setting", "damaged profile settings"),
-          "session": ("damaged session", "damaged sessions"), "event": ("damaged event", "damaged events")}
+          "session": ("damaged session", "damaged sessions"), "event": ("damaged event", "damaged events"),
+          "flag": ("damaged red flag record", "damaged red flag records")}
 
 
 def skipped_note(path: Path, counts: Counter[str]) -> str | None:
@@ -909,6 +1024,104 @@ class Store:
         result.sort(key=lambda p: (p.at, p.session_id))
         return result
 
+    @_translated
+    def answers(self, user: str, tag: str, since: datetime | None = None,
+                until: datetime | None = None) -> list[AnswerRow]:
+        """The user's answers to one kind of question (``tag``) between ``since`` and ``until``, in time order.
+
+        How today's acute stage is known: the day's "acute" answer is an event like any other.
+        """
+        since_text = to_text(since) if since is not None else None
+        until_text = to_text(until) if until is not None else None
+
+        def around() -> list[tuple]:
+            return [(session.id, row[0], row[3], row[7]) for session in self.sessions(user)
+                    for row in self._event_rows(session.id) if row[5] == "answered"
+                    and (since_text is None or (row[3] or "") >= since_text)
+                    and (until_text is None or (row[3] or "") <= until_text)]
+
+        rows = self._fetch("""SELECT s.id, e.id, e.at, e.data FROM sessions s JOIN events e ON e.session_id = s.id
+                              WHERE s.user = ?1 AND e.kind = 'answered' AND (?2 IS NULL OR e.at >= ?2)
+                                AND (?3 IS NULL OR e.at <= ?3)
+                              ORDER BY e.at, s.id, e.seq""", (user, since_text, until_text), around)
+        found = []
+        for sid, event_id, at, data in rows:
+            try:
+                record, when = read_data(data), read_time(at, "time")
+            except BadRow as exc:
+                self._note("event", event_id, str(exc), sid)
+                continue
+            if record.get("tag") == tag:
+                found.append(AnswerRow(when, tag, str(record.get("answer") or ""), str(record.get("flag_id") or ""),
+                                       sid))
+        found.sort(key=lambda a: a.at)
+        return found
+
+    # -- red flags ----------------------------------------------------------------
+
+    @_translated
+    def raise_flag(self, user: str, flag_id: str, raised_at: datetime, session_id: int | None = None,
+                   source: str = "session") -> int:
+        """Keep a red flag open for ``user``; the same flag still open stays the one record. Returns its id.
+
+        Committed with an fsync: a red flag must outlast a power cut more than any cue.
+        """
+        with self._durable() as conn:
+            row = conn.execute("""SELECT id FROM flags WHERE user = ? AND flag_id = ? AND cleared_at IS NULL
+                                  ORDER BY raised_at LIMIT 1""", (user, flag_id)).fetchone()
+            if row is not None:
+                return int(row[0])
+            cursor = conn.execute("INSERT INTO flags (user, flag_id, raised_at, session_id, source) "
+                                  "VALUES (?, ?, ?, ?, ?)", (user, flag_id, to_text(raised_at), session_id, source))
+        return int(cursor.lastrowid)
+
+    @_translated
+    def clear_flags(self, user: str, cleared_at: datetime, cleared_by: str, flag_id: str | None = None,
+                    note: str = "") -> int:
+        """Clear the user's open flags raised by ``cleared_at`` (only ``flag_id``'s, if given): they have
+        seen a doctor. ``cleared_by`` is "person" or "caregiver". Returns how many were cleared."""
+        if cleared_by not in CLEARED_BY:
+            raise ValueError(f"cleared_by must be one of {CLEARED_BY}")
+        when = to_text(cleared_at)
+        with self._durable() as conn:
+            return conn.execute("""UPDATE flags SET cleared_at = ?1, cleared_by = ?2, note = ?3
+                                   WHERE user = ?4 AND cleared_at IS NULL AND raised_at <= ?1
+                                     AND (?5 IS NULL OR flag_id = ?5)""",
+                                (when, cleared_by, note, user, flag_id)).rowcount
+
+    @_translated
+    def flags(self, user: str | None = None) -> list[FlagRow]:
+        """Red flags, open and cleared, in the order they were raised; ``user`` None means everyone's."""
+
+        def around() -> list[tuple]:
+            rows = []
+            for (rowid,) in self._conn.execute("SELECT id FROM flags INDEXED BY flags_by_user "
+                                               "WHERE ?1 IS NULL OR user = ?1", (user,)).fetchall():
+                try:
+                    row = self._conn.execute(f"SELECT {_FLAG_COLUMNS} FROM flags WHERE id = ?", (rowid,)).fetchone()
+                except sqlite3.DatabaseError as exc:
+                    if problem_kind(exc) != DAMAGED:
+                        raise
+                    self._note("flag", rowid, UNREADABLE)
+                    continue
+                if row is not None:
+                    rows.append(row)
+            return rows
+
+        found = []
+        for row in self._fetch(f"SELECT {_FLAG_COLUMNS} FROM flags WHERE ?1 IS NULL OR user = ?1 "
+                               f"ORDER BY raised_at, id", (user,), around):
+            try:
+                found.append(flag_row(row))
+            except BadRow as exc:
+                self._note("flag", row[0], str(exc))
+        found.sort(key=lambda f: (f.raised_at, f.id))
+        return found
+
+    def open_flags(self, user: str, now: datetime) -> list[FlagRow]:
+        """The user's red flags still open at ``now``: no exercise until they have seen a doctor."""
+        return [flag for flag in self.flags(user) if flag.open_at(now)]
+
 
 def _practice_in_session(sid: int, items: list[tuple[str, datetime, str, dict]]) -> list[Practice]:
     out: list[Practice] = []
@@ -957,16 +1170,22 @@ class StoreOutput:
     Closing does not close the store (the caller owns it; the home menu runs
     several sessions on one store).
 
+    Red flags are kept for the person (:meth:`Store.raise_flag`) as their record
+    is written, and a yes to "Have you seen a doctor about this since?" (an
+    ``answered`` record with tag "seen-doctor") clears that flag.
+
     If the database cannot be written (disk full, ...) the session carries on:
     the problem is printed once on stderr, kept in :attr:`problem`, and no
     more records are stored. :attr:`unsaved` counts them, and the ending
     stored on close says how many are missing (if the ending can be written).
     """
 
-    def __init__(self, store: Store, session_id: int | None, started_at: datetime):
+    def __init__(self, store: Store, session_id: int | None, started_at: datetime, user: str | None = None):
         self.store = store
         self.session_id = session_id  # None: the session could not even be started in the store
         self.started_at = started_at
+        self.user = user  # whose red flags this session raises or clears (None: nobody's)
+        self._screened: set[str] = set()  # flags answered yes in this session's safety questions
         self.problem: str | None = None
         self.unsaved = 0
         self._last_t = 0.0
@@ -979,9 +1198,9 @@ class StoreOutput:
               virtual: bool) -> "StoreOutput":
         """Start the session in the store; if that cannot be written, the session goes on unrecorded."""
         try:
-            return cls(store, store.start_session(user, entry_id, started_at, virtual), started_at)
+            return cls(store, store.start_session(user, entry_id, started_at, virtual), started_at, user)
         except (sqlite3.Error, StoreError) as exc:
-            output = cls(store, None, started_at)
+            output = cls(store, None, started_at, user)
             output._failed(exc)
             return output
 
@@ -1002,10 +1221,30 @@ class StoreOutput:
         if self.problem is None and self.session_id is not None:
             try:
                 self.store.add_event(self.session_id, record)
-                return
             except (sqlite3.Error, StoreError) as exc:
                 self._failed(exc)
+            else:
+                try:
+                    self._keep_flag(record)
+                except (sqlite3.Error, StoreError) as exc:
+                    self._failed(exc)
+                return
         self.unsaved += 1
+
+    def _keep_flag(self, record: dict[str, Any]) -> None:
+        """A red flag raised, or cleared by "yes, I have seen a doctor": kept for the person beyond this session."""
+        kind, tag = record.get("kind"), record.get("tag")
+        if self.user is None or kind not in ("red_flag", "answered"):
+            return
+        flag = str(record.get("flag_id") or "")
+        at = self.started_at + timedelta(seconds=float(record.get("t", 0.0)))
+        if kind == "red_flag":
+            source = "screen" if flag in self._screened else "session"
+            self.store.raise_flag(self.user, flag, at, self.session_id, source)
+        elif tag == "screen" and record.get("answer") == "yes":
+            self._screened.add(flag)
+        elif tag == "seen-doctor" and record.get("answer") == "yes":
+            self.store.clear_flags(self.user, at, "person", flag_id=flag)
 
     def interrupt(self) -> None:
         """Nothing to cut off: every record is already written."""

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from companion.care.store import (
-    BadRow, DAMAGED, Damage, PERMISSION, SCHEMA_VERSION, UNREADABLE, event_record, is_number,
-    StoreError, open_store, problem_kind, read_profile, read_time, schema_problem, session_row, table_names, to_text,
-    too_new, unreadable_message, user_version,
+    BadRow, DAMAGED, Damage, PERMISSION, SCHEMA_VERSION, UNREADABLE, backfill_flags, event_record, flag_row,
+    is_number, StoreError, open_store, problem_kind, read_profile, read_time, schema_problem, session_row,
+    table_names, to_text, too_new, unreadable_message, user_version,
 )
 
 
@@ -38,6 +38,7 @@ class Scan:
     profiles: list[tuple] = field(default_factory=list)  # rowid, name, settings, created_at
     sessions: list[tuple] = field(default_factory=list)  # _SESSION_BASE's columns (unsaved 0 in old files)
     events: list[tuple] = field(default_factory=list)  # id, session_id, seq, t, at, who, kind, text, data
+    flags: list[tuple] | None = None  # the flags table's rows; None: a file from before red flags were kept
     damage: list[Damage] = field(default_factory=list)
 
     @property
@@ -136,6 +137,18 @@ def _scan_rows(conn: sqlite3.Connection, scan: Scan) -> None:
             session = label if kind != "profile" and isinstance(label, int) else None
             scan.damage.append(Damage(kind, key, UNREADABLE, session))
     scan.profiles, scan.sessions, scan.events = found["profile"], found["session"], found["event"]
+    if "flags" in table_names(conn):
+        rows, lost, complete = _read_table(conn, "flags", "id, user, flag_id, raised_at, session_id, source, "
+                                           "cleared_at, cleared_by, note", "SELECT id, id FROM flags")
+        if not complete:
+            scan.damage.append(Damage("flag", "*", f"the flags table {WHOLE_TABLE}"))
+        scan.damage.extend(Damage("flag", rowid, UNREADABLE) for rowid, _ in lost)
+        scan.flags = rows
+        for row in rows:
+            try:
+                flag_row(row)
+            except BadRow as exc:
+                scan.damage.append(Damage("flag", row[0], str(exc)))
     for rowid, name, settings, _created in scan.profiles:
         try:
             _profile, bad = read_profile(name, settings)
@@ -188,7 +201,7 @@ class Salvaged:
     """What :func:`salvage` copied into the new file, what it had to rebuild, and what it could not copy."""
 
     path: Path
-    copied: Counter[str] = field(default_factory=Counter)  # profile, session, event
+    copied: Counter[str] = field(default_factory=Counter)  # profile, session, event, flag
     repaired: list[str] = field(default_factory=list)
     skipped: list[Damage] = field(default_factory=list)
 
@@ -312,6 +325,26 @@ def _copy_history(scan: Scan, conn: sqlite3.Connection, result: Salvaged) -> Non
         result.repaired.append(f"{rebuilt} event time(s) were worked out from their session's start")
 
 
+def _copy_flags(scan: Scan, conn: sqlite3.Connection, result: Salvaged) -> None:
+    """Red flags as they were (open ones stay open); a file from before the flags table gets them from its events."""
+    if scan.flags is None:
+        result.copied["flag"] += backfill_flags(conn)
+        return
+    sessions = {row[0] for row in conn.execute("SELECT id FROM sessions")}
+    for row in scan.flags:
+        try:
+            flag = flag_row(row)
+        except BadRow as exc:
+            result.skipped.append(Damage("flag", row[0], str(exc)))
+            continue
+        conn.execute("""INSERT INTO flags (id, user, flag_id, raised_at, session_id, source, cleared_at, cleared_by,
+                        note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                     (flag.id, flag.user, flag.flag_id, to_text(flag.raised_at),
+                      flag.session_id if flag.session_id in sessions else None, flag.source,
+                      to_text(flag.cleared_at) if flag.cleared_at else None, flag.cleared_by, flag.note))
+        result.copied["flag"] += 1
+
+
 def _remove_database(path: Path) -> None:
     for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
         (path.parent / name).unlink(missing_ok=True)
@@ -336,6 +369,7 @@ def salvage(scan: Scan, out: Path) -> Salvaged:
         with store._durable() as conn:
             _copy_profiles(scan, conn, result)
             _copy_history(scan, conn, result)
+            _copy_flags(scan, conn, result)
     except BaseException as exc:
         store.close()
         _remove_database(out)

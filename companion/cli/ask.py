@@ -4,17 +4,25 @@ The answer is printed and, unless ``--text``, spoken (when speech cannot work
 here it says once why, and carries on in text, as sessions do); with no
 question it listens for one (:mod:`companion.app.ask`). ``--json`` prints exactly ``{"answer", "known", "urgent", "topic",
 "score", "sources"}`` on one line, so scripts and tests can rely on it.
+
+With ``--user NAME`` a red flag found in the question is kept for that person
+(:meth:`companion.care.store.Store.raise_flag`): their sessions and ``companion
+today`` offer no exercise until they have seen a doctor about it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from datetime import datetime
 
 from companion.app import ask as spoken
+from companion.care.store import Store
 from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
-from companion.knowledge.retrieval import TreatmentReminder, default_answerer
+from companion.cli.store_option import add_db, unknown_person, with_store
+from companion.knowledge.retrieval import Answer, TreatmentReminder, default_answerer
 
 
 
@@ -25,6 +33,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argp
     p.add_argument("--json", action="store_true",
                    help='print {"answer", "known", "urgent", "topic", "score", "sources"} as JSON')
     p.add_argument("--text", action="store_true", help="print only; do not speak")
+    p.add_argument("--user", metavar="NAME",
+                   help="who is asking: a red flag in the question is kept for them until they have seen a doctor")
+    add_db(p)
     p.set_defaults(func=run)
     return p
 
@@ -55,4 +66,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"(Source: back-pain-articles.txt, lines {lines}.)")
     if not args.text:
         spoken.speak(said)
+    if args.user is not None:
+        return _keep_flag(args, answer)
     return EXIT_OK
+
+
+def _keep_flag(args: argparse.Namespace, answer: Answer) -> int:
+    """The person must exist; a red flag in their question stays open for them (said on stderr, after the answer)."""
+    def action(store: Store) -> int:
+        profile = store.get_profile(args.user)
+        if profile is None:
+            return unknown_person(store, args.user)
+        if answer.red_flag is not None:
+            store.raise_flag(profile.name, answer.red_flag.id, datetime.now().astimezone(), None, "ask")
+            print(f"Kept for {profile.name}: no exercise until a doctor has seen them about this "
+                  f"(see: companion profile flags {shlex.quote(profile.name)}).", file=sys.stderr)
+        return EXIT_OK
+
+    return with_store(args, action)

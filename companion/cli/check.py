@@ -50,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return EXIT_PROBLEM
-    checked = "" if args.paths else ", the knowledge base and the red-flag list"
+    checked = "" if args.paths else ", the knowledge base, red flags, symptoms and the language's words"
     print(f"OK: {len(lib.routines)} routines and {len(lib.programmes)} programmes{checked}, no problems.")
     return EXIT_OK

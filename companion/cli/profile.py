@@ -1,4 +1,5 @@
-"""``companion profile ...``: people's settings (speech rate, volume, pace, conditions, caregiver mode).
+"""``companion profile ...``: people's settings (speech rate, volume, pace, conditions, caregiver mode),
+and their red flags (``profile flags NAME``; ``profile clear-flag NAME [FLAG_ID] --seen-doctor``).
 
 Every command takes ``--db PATH`` (default:
 :func:`companion.care.store.default_db_path`). Problems are one clear line on
@@ -10,12 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from typing import Any
 
 from companion.care.profiles import CAREGIVER_PRESET, Profile, ProfileError, set_value
-from companion.care.store import DuplicateProfile, Store
+from companion.care.screening import flag_words
+from companion.care.store import DuplicateProfile, FlagRow, Store
 from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from companion.cli.store_option import add_db, unknown_person, with_store
+from companion.cli.time_option import MomentError, parse_moment
 
 Sub = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -37,7 +41,7 @@ def _settings(profile: Profile) -> list[tuple[str, str]]:
 
 
 def register(sub: Sub) -> argparse.ArgumentParser:
-    """Register ``profile add|list|show|set|remove`` on the main parser's sub-commands."""
+    """Register ``profile add|list|show|set|remove|flags|clear-flag`` on the main parser's sub-commands."""
     p = sub.add_parser("profile", help="who is exercising: speech, pace, caregiver, conditions")
     actions = p.add_subparsers(dest="profile_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
@@ -73,6 +77,22 @@ def register(sub: Sub) -> argparse.ArgumentParser:
     a.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add_db(a)
     a.set_defaults(func=cmd_profile_remove)
+
+    a = actions.add_parser("flags", help="list a person's red flags, open and cleared")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("--json", action="store_true", help="print JSON")
+    add_db(a)
+    a.set_defaults(func=cmd_profile_flags)
+
+    a = actions.add_parser("clear-flag", help="record that a person has seen a doctor about an open red flag, "
+                                              "so exercise can start again")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("flag_id", nargs="?", metavar="FLAG_ID", help="only this red flag (default: every open one)")
+    a.add_argument("--seen-doctor", action="store_true", help="a doctor has seen them about it (required)")
+    a.add_argument("--note", default="", metavar="TEXT", help="what the doctor said, for the report")
+    a.add_argument("--at", metavar="ISO", help="when this is recorded (default: now), e.g. 2025-03-01T14:00")
+    add_db(a)
+    a.set_defaults(func=cmd_profile_clear_flag)
     return p
 
 
@@ -196,6 +216,85 @@ def cmd_profile_remove(args: argparse.Namespace) -> int:
         store.remove_profile(profile.name)
         kept = f" Their history ({count} session(s)) is kept." if count else ""
         print(f"Removed profile {profile.name}.{kept}")
+        return EXIT_OK
+
+    return with_store(args, action)
+
+
+# -- red flags -------------------------------------------------------------------
+
+
+def _flag_line(flag: FlagRow) -> str:
+    name = flag_words(flag.flag_id)[0]
+    line = f"  {'OPEN' if flag.cleared_at is None else 'cleared':<8} {flag.raised_at:%Y-%m-%d %H:%M}  {name} " \
+           f"({flag.flag_id}, {_SOURCES.get(flag.source, flag.source)})"
+    if flag.cleared_at is not None:
+        who = "by a caregiver" if flag.cleared_by == "caregiver" else "by the person, at a session start"
+        line += f"; seen a doctor, recorded {flag.cleared_at:%Y-%m-%d %H:%M} {who}"
+        if flag.note:
+            line += f": {flag.note}"
+    return line
+
+
+_SOURCES = {"screen": "a yes to a safety question", "session": "said during a session", "ask": "said in a question"}
+
+
+def cmd_profile_flags(args: argparse.Namespace) -> int:
+    """Every red flag of one person: the open ones stop exercise until a doctor has seen them."""
+    def action(store: Store) -> int:
+        profile = store.get_profile(args.name)
+        if profile is None:
+            return unknown_person(store, args.name)
+        flags = store.flags(profile.name)
+        if args.json:
+            print(json.dumps([{**flag.as_dict(), "name": flag_words(flag.flag_id)[0]} for flag in flags], indent=2))
+            return EXIT_OK
+        if not flags:
+            print(f"No red flags recorded for {profile.name}.")
+            return EXIT_OK
+        still = sum(flag.cleared_at is None for flag in flags)
+        print(f"Red flags for {profile.name} ({still} open):")
+        for flag in flags:
+            print(_flag_line(flag))
+        return EXIT_OK
+
+    return with_store(args, action)
+
+
+def cmd_profile_clear_flag(args: argparse.Namespace) -> int:
+    """A caregiver records that the person has seen a doctor: the open flag (or every one) is cleared."""
+    if not args.seen_doctor:
+        print("A red flag is cleared only once a doctor has seen the person about it: add --seen-doctor to "
+              "record that.", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        at = parse_moment(args.at) if args.at is not None else datetime.now().astimezone()
+    except MomentError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    at = at if at.tzinfo is not None else at.astimezone()
+
+    def action(store: Store) -> int:
+        profile = store.get_profile(args.name)
+        if profile is None:
+            return unknown_person(store, args.name)
+        still = [flag for flag in store.flags(profile.name) if flag.cleared_at is None]
+        if args.flag_id is not None:
+            still = [flag for flag in still if flag.flag_id == args.flag_id]
+        if not still:
+            which = f" '{args.flag_id}'" if args.flag_id is not None else ""
+            print(f"{profile.name} has no open red flag{which}. See: companion profile flags {_quoted(profile.name)}",
+                  file=sys.stderr)
+            return EXIT_PROBLEM
+        cleared = store.clear_flags(profile.name, at, "caregiver", flag_id=args.flag_id, note=args.note)
+        if not cleared:
+            print(f"The open red flags of {profile.name} were raised after {at:%Y-%m-%d %H:%M}; nothing was cleared.",
+                  file=sys.stderr)
+            return EXIT_PROBLEM
+        for flag in store.flags(profile.name):
+            if flag.id in {f.id for f in still} and flag.cleared_at is not None:
+                print(f"Cleared for {profile.name}: {flag_words(flag.flag_id)[0]} (raised "
+                      f"{flag.raised_at:%Y-%m-%d %H:%M}); a doctor has seen them.")
         return EXIT_OK
 
     return with_store(args, action)

@@ -1,13 +1,18 @@
-"""``companion today --user NAME``: what is due now for a person, and what is not allowed yet and why."""
+"""``companion today --user NAME``: what is due now for a person, and what is not allowed yet and why.
+
+While a red flag is open nothing is offered: the flag and its advice are shown
+instead. A yes to today's acute question counts as the acute condition all day.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from datetime import datetime
 
-from companion.care.progression import today_lines, today_report
+from companion.care.session_setup import today_view, today_view_lines
 from companion.care.store import Store
 from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from companion.cli.routine_files import routine_dirs
@@ -42,11 +47,14 @@ def run(args: argparse.Namespace) -> int:
         profile = store.get_profile(args.user)
         if profile is None:  # a schedule for someone unknown (a typo) would look like advice
             return unknown_person(store, args.user)
-        report = today_report(profile.name, store.practice(profile.name), now, library, profile)
+        report = today_view(store, profile, now, library)
         if args.json:
             print(json.dumps(report, indent=2))
         else:
-            print("\n".join(today_lines(report)))
+            print("\n".join(today_view_lines(report)))
+            if report["open_flags"]:
+                print(f"(A caregiver can record that a doctor has been seen: "
+                      f"companion profile clear-flag {shlex.quote(profile.name)} --seen-doctor)")
         return EXIT_OK
 
     return with_store(args, action)

@@ -46,6 +46,8 @@ class Phrases:
     get_ready: str
     time_left: str
     comfort_check: str
+    check_leg: str
+    check_arm: str
     session_done: str
     reps_left: str
     sets_left: str
@@ -84,10 +86,21 @@ class Phrases:
     answer_yes_no: str
     answer_number: str
     answer_place: str
+    answer_arm_place: str
+    pain_place_arm: str
     check_heard: str
     say_again: str
+    symptom_spread_stop: str
+    symptom_rise: str
+    symptom_high: str
+    symptom_score_ok: str
+    symptom_cleared: str
+    symptom_then_gentlest: str
+    symptom_then_end: str
+    pain_spread_arm: str
     default_release: str
     default_finish: str
+    count_hold_first: str
     minutes_one: str
     minutes_other: str
     seconds_one: str
@@ -150,6 +163,9 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {name: frozenset(values) for name, val
     "home_options": {"names"},
     "home_confirm": {"title"},
     "check_heard": {"value"},
+    "symptom_rise": {"rise"},
+    "symptom_then_gentlest": {"title"},
+    "count_hold_first": {"n"},
     "minutes_one": {"n"},
     "minutes_other": {"n"},
     "seconds_one": {"n"},

@@ -173,6 +173,11 @@ class Routine(Strict):
     requires: list[Requirement] = Field(default_factory=list)
     then: Id | None = None
     alternative_to: Alternative | None = None
+    # What a hold asks at its comfort points (comfort_check_every): "comfort" ("Are you comfortable?"),
+    # "leg" (has pain moved into the buttock or leg? the McKenzie routines) or "arm" (into the shoulder,
+    # arm or hand? the neck drill, whose pain check then asks neck, shoulder, arm or hand). A yes to
+    # "leg" or "arm" stops the exercise, as pain spreading does (engine/session.py).
+    symptom_check: Literal["comfort", "leg", "arm"] = "comfort"
     steps: list[Step] = Field(min_length=1)
     finish: Text | None = None  # None: the language's default_finish (phrases.yaml)
     sources: list[Source] = Field(min_length=1)

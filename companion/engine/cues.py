@@ -100,7 +100,7 @@ class PainRecorded:
 
     at: float
     routine_id: str
-    when: str  # "before" | "after"
+    when: str  # "before" | "after" | "during" (asked when pain was said to be worse mid-exercise)
     score: int
     place: str
 
@@ -131,13 +131,24 @@ class RedFlagRaised:
 
 
 @dataclass(frozen=True)
+class SymptomReported:
+    """Something said mid-session that the session acted on (``finding``, e.g. "spreading-leg"),
+    what it did (``action``, from the symptom table) and in which exercise; logged for the report."""
+
+    at: float
+    finding: str
+    action: str
+    routine_id: str = ""
+
+
+@dataclass(frozen=True)
 class SessionFinished:
     at: float
-    reason: str  # "completed" | "stopped"
+    reason: str  # "completed" | "stopped" | "red-flag" | "pain" | "symptom" | "acute"
 
 
 Cue = (Say | Beep | ExerciseStarted | StepStarted | StepFinished | StateChanged | VoiceChanged | QuestionRequested
-       | Answered | PainRecorded | PainStopped | ExerciseDone | RedFlagRaised | SessionFinished)
+       | Answered | PainRecorded | PainStopped | ExerciseDone | RedFlagRaised | SymptomReported | SessionFinished)
 
 
 def cue_kind(cue: Cue) -> str:
@@ -152,6 +163,7 @@ def cue_kind(cue: Cue) -> str:
         VoiceChanged: "voice",
         QuestionRequested: "question",
         RedFlagRaised: "red_flag",
+        SymptomReported: "symptom",
         Answered: "answered",
         PainRecorded: "pain",
         PainStopped: "pain_stop",

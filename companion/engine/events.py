@@ -80,7 +80,8 @@ class NumberEvent:
 
 @dataclass(frozen=True)
 class PlaceEvent:
-    """Where pain is felt: "none", "back", "buttock", "thigh" or "below-knee"."""
+    """Where pain is felt: "none", "back", "buttock", "thigh" or "below-knee" (engine/pain.py PLACE_ORDER),
+    or for the neck "none", "neck", "shoulder", "arm" or "hand" (ARM_PLACE_ORDER)."""
 
     at: float
     place: str
@@ -104,4 +105,22 @@ class RedFlagEvent:
     advice: str
 
 
-Event = Tick | CommandEvent | AnswerEvent | NumberEvent | PlaceEvent | Unrecognised | Told | RedFlagEvent
+@dataclass(frozen=True)
+class SymptomEvent:
+    """The user described a symptom mid-session (a finding of knowledge/symptoms.py).
+
+    The session pauses at once, then does ``action`` as the data says: "ask-spread" asks
+    ``say`` (a yes/no question; yes stops the exercise by the peripheralisation rule),
+    "ask-score" asks ``say`` (a pain score; the rise rule), "end" says ``say`` and ends the
+    session, "pause" says ``say`` and stays paused. ``text`` is what was said.
+    """
+
+    at: float
+    finding: str
+    action: str
+    say: str
+    text: str = ""
+
+
+Event = (Tick | CommandEvent | AnswerEvent | NumberEvent | PlaceEvent | Unrecognised | Told | RedFlagEvent
+         | SymptomEvent)

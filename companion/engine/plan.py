@@ -144,9 +144,16 @@ class HoldStep(Step):
     hold: Hold | None = None
     phrases: Phrases | None = None
     timing: Timing = field(default_factory=Timing)
+    check: str = "comfort"  # what its comfort points ask: "comfort", "leg" or "arm" (the routine's symptom_check)
 
     def hold_seconds(self, pace: float) -> float:
         return clamp_to_span(self.hold.seconds, pace)
+
+    @property
+    def check_question(self) -> str:
+        """The question asked at each comfort point (comfort_check_every)."""
+        ph = self.phrases
+        return {"leg": ph.check_leg, "arm": ph.check_arm}.get(self.check, ph.comfort_check)
 
     def _lead_lines(self) -> list[Timed]:
         """The cue, then the limit and breathing reminder, said before the timer starts."""
@@ -174,31 +181,52 @@ class HoldStep(Step):
             return None
         if start >= length - 1e-6:
             return Phase(self._release(), ((0.0, Beep(0, "end")), (0.0, Say(0, hold.release, SayKind.INSTRUCTION))))
-        end = min(length, start + hold.call_every * pace) if hold.calls else length
-        return Phase(round(end - start, 6), tuple(self._cues_between(start, end, length, index)))
+        every = hold.call_every * pace
+        end = min(length, start + every) if hold.calls else length
+        return Phase(round(end - start, 6), tuple(self._cues_between(start, end, length, index, every)))
 
-    def _cues_between(self, start: float, end: float, length: float, index: int) -> list[Timed]:
+    def _cues_between(self, start: float, end: float, length: float, index: int, every: float) -> list[Timed]:
         hold = self.hold
         timed: list[Timed] = []
         if start == 0:
             timed.append((0.0, Beep(0, "start")))
         announcements = self._announcements(length)
-        if hold.calls:
-            call = hold.calls[(index - 1) % len(hold.calls)]
-            # A call is dropped where it would talk over a countdown or time announcement.
-            if not any(-1.0 <= at - start < 2.5 for at, _ in announcements):
-                timed.append((0.0, Say(0, call, SayKind.COUNT)))
+        if hold.calls and not _talks_over(start, announcements):
+            # A call is dropped where it would talk over a countdown or time announcement; the
+            # next one carries on the alternation from the last call said ("Turn left" after a
+            # dropped "Turn left", never "Turn right" twice).
+            timed.append((0.0, Say(0, hold.calls[self._calls_said(start, index, every, announcements)
+                                                 % len(hold.calls)], SayKind.COUNT)))
+        question_text = self.check_question
         for at, text in announcements:
             if start <= at < end:
-                question = text.endswith(self.phrases.comfort_check)
+                question = text.endswith(question_text)
                 if question:
-                    text = text[: -len(self.phrases.comfort_check)].strip()
+                    text = text[: -len(question_text)].strip()
                 if text:
                     timed.append((round(at - start, 6), Say(0, text, SayKind.COUNT)))
                 if question:  # its own cue: the engine waits for a yes or no to it (without stopping the hold)
-                    timed.append((round(at - start, 6), Say(0, self.phrases.comfort_check, SayKind.QUESTION)))
+                    timed.append((round(at - start, 6), Say(0, question_text, SayKind.QUESTION)))
         timed.sort(key=lambda item: item[0])
         return timed
+
+    @staticmethod
+    def _calls_said(start: float, index: int, every: float, announcements: list[tuple[float, str]]) -> int:
+        """How many calls were said before the call phase ``index`` (1-based) that starts at ``start``.
+
+        The earlier call phases started ``every`` seconds apart before it (1 to index - 1 steps
+        back); those that fell next to an announcement were dropped. Only the few phases near
+        each announcement are looked at, so a long hold with calls every second stays cheap.
+        """
+        dropped: set[int] = set()
+        for at, _ in announcements:
+            # phases whose start s has -1 <= at - s < 2.5, i.e. j = (start - s) / every steps back
+            low = math.floor((start - at - 1.0) / every) - 1
+            high = math.ceil((start - at + 2.5) / every) + 1
+            for back in range(max(1, low), min(index - 1, high) + 1):
+                if _talks_over(round(start - back * every, 6), [(at, "")]):
+                    dropped.add(back)
+        return (index - 1) - len(dropped)
 
     def _announcements(self, length: float) -> list[tuple[float, str]]:
         """Hold-time offsets and texts of the spoken countdown and comfort checks."""
@@ -226,7 +254,7 @@ class HoldStep(Step):
             t = hold.comfort_check_every
             while t < length - 15:
                 near = [k for k in out if abs(k - t) <= 5 and not out[k][0].isdigit()]
-                out.setdefault(near[0] if near else t, []).append(ph.comfort_check)
+                out.setdefault(near[0] if near else t, []).append(self.check_question)
                 t += hold.comfort_check_every
         return [(at, " ".join(texts)) for at, texts in sorted(out.items())]
 
@@ -278,12 +306,20 @@ class RepsStep(Step):
             say = Say(0, f"{rep}. {text}", SayKind.INSTRUCTION)
             return Phase(round(max(reps.move_seconds * pace, self.timing.speech(say.text)), 2), ((0.0, say),))
         if part == 1 and reps.hold_seconds:
+            # The first second is said "Hold: 1", so the count is not heard as the rep's own number
+            # running on ("5. Lift." then "1, 2, 3, 4, 5").
             counts = tuple(
-                (float(n - 1), Say(0, str(n), SayKind.COUNT)) for n in range(1, int(reps.hold_seconds) + 1)
+                (float(n - 1), Say(0, ph.count_hold_first.format(n=n) if n == 1 else str(n), SayKind.COUNT))
+                for n in range(1, int(reps.hold_seconds) + 1)
             ) if reps.count_hold else ()
             return Phase(float(reps.hold_seconds), counts)
         say = Say(0, reps.release, SayKind.INSTRUCTION)
         return Phase(round(max(reps.release_seconds * pace, self.timing.speech(say.text)), 2), ((0.0, say),))
+
+
+def _talks_over(start: float, announcements: list[tuple[float, str]]) -> bool:
+    """A call said at ``start`` would talk over one of ``announcements`` (said 1 s before to 2.5 s after it)."""
+    return any(-1.0 <= at - start < 2.5 for at, _ in announcements)
 
 
 INFINITE = float("inf")
@@ -293,7 +329,8 @@ INFINITE = float("inf")
 class QuestionStep(Step):
     """Ask something and wait for the answer; the session does not move on without one.
 
-    ``answer_kind`` is "yesno", "number" (0-10) or "place" (where pain is felt).
+    ``answer_kind`` is "yesno", "number" (0-10), "place" (where pain is felt, down the leg) or
+    "arm-place" (where neck pain is felt, down the arm).
     With no answer the question is said again ``repeat`` times, ``interval``
     seconds apart, then the companion waits quietly.
     """
@@ -329,6 +366,13 @@ class Care:
     repeat: int = 0
     gentlest: str = ""  # after a pain stop in one of gentlest_for, go on with this routine instead
     gentlest_for: tuple[str, ...] = ()
+    # Asked after the red-flag questions: is the pain new or much worse in the last few days?
+    # A yes is recorded; when this session is not for the acute stage it also ends it, saying why.
+    acute_question: str = ""
+    acute_refusal: str = ""  # "" when the session suits the acute stage
+    # Red flags still open, asked before anything else: (flag_id, "seen a doctor since?", advice).
+    # A yes is recorded and the session goes on; a no repeats the advice and ends it.
+    open_flags: tuple[tuple[str, str, str], ...] = ()
 
 
 def clamp_to_span(span: Span, pace: float) -> float:
@@ -360,7 +404,7 @@ class PlanBuilder:
             plan = self.for_programme(entry)
         else:
             plan = Plan(entry.title, entry.purpose, self._routine_with_followers(entry, None))
-        plan.steps[:0] = self._screening(entry.id)
+        plan.steps[:0] = self._seen_doctor(entry.id) + self._screening(entry.id)
         care = self.care
         if care.pain_checks and care.gentlest in self.routines:
             gentlest = self.routines[care.gentlest]
@@ -377,6 +421,12 @@ class PlanBuilder:
         """Caregiver mode: each hold and each set starts only after a yes."""
         return self._question(routine_id, self.phrases.title_ready, self.phrases.ready, "yesno", "ready")
 
+    def _seen_doctor(self, entry_id: str) -> list[Step]:
+        """One question per red flag still open: no exercise until the person has seen a doctor about it."""
+        return [self._question(entry_id, self.phrases.title_screening_question, question, "yesno", "seen-doctor",
+                               skippable=False, flag_id=flag_id, advice=advice)
+                for flag_id, question, advice in self.care.open_flags]
+
     def _screening(self, entry_id: str) -> list[Step]:
         care, ph = self.care, self.phrases
         if not care.screening:
@@ -386,19 +436,25 @@ class PlanBuilder:
         for flag_id, question, advice in care.screening:
             steps.append(self._question(entry_id, ph.title_screening_question, question, "yesno", "screen",
                                         skippable=False, flag_id=flag_id, advice=advice))
+        if care.acute_question:
+            steps.append(self._question(entry_id, ph.title_screening_question, care.acute_question, "yesno", "acute",
+                                        skippable=False, refusal=care.acute_refusal))
         steps.append(self._speech(entry_id, ph.title_screening_done, "screening", [Say(0, care.screening_done)],
                                   None))
         return steps
 
-    def _pain_check(self, routine_id: str, when: str) -> list[Step]:
+    def _pain_check(self, routine: Routine, when: str) -> list[Step]:
         if not self.care.pain_checks:
             return []
-        ph = self.phrases
+        ph, routine_id = self.phrases, routine.id
         score_title, place_title = ((ph.title_pain_score_before, ph.title_pain_place_before) if when == "before"
                                     else (ph.title_pain_score_after, ph.title_pain_place_after))
+        # A neck routine asks where along the arm (neck, shoulder, arm, hand), not down the leg.
+        arm = routine.symptom_check == "arm"
+        place_question, place_kind = (ph.pain_place_arm, "arm-place") if arm else (self.care.pain_place, "place")
         return [self._question(routine_id, score_title, self.care.pain_score, "number", "pain-score",
                                when=when, routine_id=routine_id),
-                self._question(routine_id, place_title, self.care.pain_place, "place", "pain-place",
+                self._question(routine_id, place_title, place_question, place_kind, "pain-place",
                                when=when, routine_id=routine_id)]
 
     def for_programme(self, programme: Programme) -> Plan:
@@ -439,7 +495,7 @@ class PlanBuilder:
             warning = self._speech(rid, ph.title_safety_note, "warning", lines, routine.purpose)
             warning.skippable = False
             steps.append(warning)
-        steps.extend(self._pain_check(rid, "before"))
+        steps.extend(self._pain_check(routine, "before"))
         for item in routine.steps:
             if self.care.confirm_steps and item.hold:
                 steps.append(self._ready(rid))
@@ -450,7 +506,7 @@ class PlanBuilder:
                 hold = item.hold if item.hold.release else item.hold.model_copy(update={"release": ph.default_release})
                 title = ph.title_hold.format(time=describe_time(clamp_to_span(hold.seconds, 1.0), ph))
                 steps.append(HoldStep(rid, title, "hold", Say(0, hold.cue), routine.purpose, hold=hold, phrases=ph,
-                                      timing=self.timing))
+                                      timing=self.timing, check=routine.symptom_check))
             elif item.reps:
                 reps = item.reps if item.reps.release else item.reps.model_copy(update={"release": ph.default_release})
                 steps.extend(self._reps(routine, reps))
@@ -458,7 +514,7 @@ class PlanBuilder:
                 steps.append(self._rest(rid, item.rest))
         steps.append(self._speech(rid, ph.title_finish, "finish", [Say(0, routine.finish or ph.default_finish)],
                                   routine.purpose))
-        steps.extend(self._pain_check(rid, "after"))
+        steps.extend(self._pain_check(routine, "after"))
         return steps
 
     def _reps(self, routine: Routine, reps: Reps) -> list[Step]:

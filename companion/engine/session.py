@@ -11,19 +11,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from companion.engine.pain import judge
+from companion.engine.pain import ARM_PLACE_ORDER, PLACE_ORDER, judge, judge_during
 from companion.content.phrases import Phrases
 from companion.engine.cues import (Answered, Cue, ExerciseDone, ExerciseStarted, PainRecorded, PainStopped,
                                    QuestionRequested,
                                    RedFlagRaised, Say, SayKind, SessionFinished,
-                                   StateChanged, StepFinished, StepStarted, VoiceChanged)
+                                   StateChanged, StepFinished, StepStarted, SymptomReported, VoiceChanged)
 from companion.engine.events import (AnswerEvent, Command, CommandEvent, Event, NumberEvent, PlaceEvent, RedFlagEvent,
-                                     Told, Unrecognised)
+                                     SymptomEvent, Told, Unrecognised)
 
 CONFIRM_WINDOW = 10.0  # seconds a yes/no answer to "Did you say ...?" is accepted
 COMFORT = "comfort"  # the pending question is "Are you comfortable?"
+# The pending question is a hold's symptom check ("Has any pain moved into your buttock or leg?"):
+# a yes means pain has spread, which stops the exercise. Each check stands for a symptom finding.
+CHECKS = {"check:leg": "spreading-leg", "check:arm": "spreading-arm"}
+EXERCISE_QUESTIONS = ("pain-score", "pain-place", "ready")  # questions that belong to an exercise
 from companion.engine.plan import (INFINITE, PACE_STEPS, HoldStep, Phase, Plan, QuestionStep, RepsStep, Step,
                                    describe_time)
+
+
+@dataclass
+class _SymptomQuestion:
+    """A question asked after a symptom was said; the session stays paused until it is answered."""
+
+    finding: str
+    action: str  # "ask-spread" (yes/no) or "ask-score" (0-10)
+    routine_id: str  # the exercise it was said in ("" before any exercise began)
+    was_paused: bool  # paused already when it was said: a "no" does not resume
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,7 @@ class Session:
         self._next_cue = 0
         self._last_routine: str | None = None
         self._pending: tuple[Command | str, float] | None = None
+        self._symptom: _SymptomQuestion | None = None  # a symptom question waiting for its answer
         self.pain: dict[tuple[str, str], dict] = {}
         self._cut_short: set[str] = set()  # routines ended early because the user was not comfortable
         self.pain_texts: dict[str, str] = pain_texts or {}
@@ -98,7 +113,15 @@ class Session:
         self._run_until(at, out)
         if self.finished:
             return out
-        if isinstance(event, CommandEvent) and event.confirm and event.command is not Command.STOP:
+        if isinstance(event, SymptomEvent):
+            self._on_symptom(event, at, out)
+        elif self._symptom is not None and not self._stop_pending() and self._symptom_answer(event):
+            self._answer_symptom(event, at, out)
+        elif self._symptom is not None and not self._stop_pending() and (
+                isinstance(event, (AnswerEvent, PlaceEvent, NumberEvent, Unrecognised)) or (
+                isinstance(event, CommandEvent) and event.confirm and event.command is not Command.STOP)):
+            out.append(Say(at, self._symptom_hint(), SayKind.SYSTEM))  # the symptom question comes first
+        elif isinstance(event, CommandEvent) and event.confirm and event.command is not Command.STOP:
             self._ask_first(event.command, event.name, at, out)
         elif isinstance(event, CommandEvent):
             if event.command is Command.STOP and event.confirm:
@@ -141,9 +164,11 @@ class Session:
 
     @property
     def awaiting(self) -> str | None:
-        """What kind of answer the session waits for: "yesno", "number", "place", or None."""
+        """What kind of answer the session waits for: "yesno", "number", "place", "arm-place", or None."""
         if self.finished:
             return None
+        if self._symptom is not None:
+            return "yesno" if self._symptom.action == "ask-spread" else "number"
         step = self.current_step
         if isinstance(step, QuestionStep):
             return step.answer_kind
@@ -183,7 +208,9 @@ class Session:
                 offset, cue = cues[self._next_cue]
                 out.append(replace(cue, at=self._phase_start + offset))
                 if isinstance(cue, Say) and cue.kind is SayKind.QUESTION:
-                    self._pending = (COMFORT, self._phase_start + offset)
+                    check = getattr(self.plan.steps[self._index], "check", "comfort")
+                    tag = f"check:{check}" if f"check:{check}" in CHECKS else COMFORT
+                    self._pending = (tag, self._phase_start + offset)
                 self._next_cue += 1
             end = self._phase_start + self._phase.duration
             if end > at + 1e-9:
@@ -229,11 +256,13 @@ class Session:
 
     def _answer_hint(self, step: QuestionStep) -> str:
         ph = self.phrases
-        return {"yesno": ph.answer_yes_no, "number": ph.answer_number, "place": ph.answer_place}[step.answer_kind]
+        return {"yesno": ph.answer_yes_no, "number": ph.answer_number, "place": ph.answer_place,
+                "arm-place": ph.answer_arm_place}[step.answer_kind]
 
     def _answer_step(self, step: QuestionStep, event: Event, at: float, out: list[Cue]) -> None:
         """An answer to the question the current step asks."""
-        expected = {"yesno": AnswerEvent, "number": NumberEvent, "place": PlaceEvent}[step.answer_kind]
+        expected = {"yesno": AnswerEvent, "number": NumberEvent, "place": PlaceEvent,
+                    "arm-place": PlaceEvent}[step.answer_kind]
         if not isinstance(event, expected):
             out.append(Say(at, self._answer_hint(step), SayKind.SYSTEM))
             return
@@ -243,6 +272,22 @@ class Session:
             if event.answer:
                 out.append(Say(at, step.data["advice"], SayKind.WARNING))
                 out.append(RedFlagRaised(at, step.data.get("flag_id", "")))
+                out.append(SessionFinished(at, "red-flag"))
+                self.finished = True
+                return
+        elif step.tag == "acute":
+            out.append(Answered(at, "acute", "yes" if event.answer else "no"))
+            if event.answer and step.data.get("refusal"):
+                # The source: these exercises are not for the acute stage; rest, or the gentlest one.
+                out.append(Say(at, step.data["refusal"], SayKind.WARNING))
+                out.append(SessionFinished(at, "acute"))
+                self.finished = True
+                return
+        elif step.tag == "seen-doctor":
+            out.append(Answered(at, "seen-doctor", "yes" if event.answer else "no", step.data.get("flag_id", "")))
+            if not event.answer:
+                # The red flag stays open: its advice again, and no exercise until a doctor has been seen.
+                out.append(Say(at, step.data["advice"], SayKind.WARNING))
                 out.append(SessionFinished(at, "red-flag"))
                 self.finished = True
                 return
@@ -256,6 +301,7 @@ class Session:
             key = (step.data["routine_id"], step.data["when"])
             record = self.pain.setdefault(key, {"score": -1})
             record["place"] = event.place
+            record["order"] = ARM_PLACE_ORDER if step.answer_kind == "arm-place" else PLACE_ORDER
             out.append(PainRecorded(at, key[0], key[1], record["score"], event.place))
             if key[1] == "after" and self._pain_rules(key[0], at, out):
                 return
@@ -267,10 +313,13 @@ class Session:
         after = self.pain.get((routine_id, "after"))
         if not before or not after:
             return False
-        verdict = judge(before["score"], before.get("place", "none"), after["score"], after.get("place", "none"))
+        order = after.get("order", PLACE_ORDER)
+        verdict = judge(before["score"], before.get("place", "none"), after["score"], after.get("place", "none"),
+                        order)
         texts = self.pain_texts
         if verdict.kind == "spread":
-            out.append(Say(at, texts["worse_spread"], SayKind.WARNING))
+            spread = self.phrases.pain_spread_arm if order is ARM_PLACE_ORDER else texts["worse_spread"]
+            out.append(Say(at, spread, SayKind.WARNING))
         elif verdict.kind == "rise":
             out.append(Say(at, texts["worse_rise"].format(rise=verdict.rise), SayKind.WARNING))
         elif verdict.kind == "centralised":
@@ -278,21 +327,101 @@ class Session:
             return False
         else:
             return False
+        self._stop_exercise(routine_id, texts["then_gentlest"], texts["then_end"], at, out, skipped=False)
+        return True
+
+    def _stop_exercise(self, routine_id: str, then_gentlest: str, then_end: str, at: float, out: list[Cue],
+                       skipped: bool = True) -> None:
+        """A pain rule stops ``routine_id``: go on with the gentlest exercise after one of the family, else end.
+
+        The rest of the plan is replaced by the gentlest routine (the plan's fallback), so the
+        step index only ever moves forward.
+        """
         plan = self.plan
         if routine_id in plan.fallback_for and plan.fallback and plan.fallback[0] not in plan.steps:
-            # Back to the gentlest exercise: the rest of the plan is replaced by it.
             gentlest = plan.fallback[0]
-            out.append(Say(at, texts["then_gentlest"].format(title=self.titles.get(gentlest.routine_id,
-                                                                                  gentlest.title)), SayKind.WARNING))
+            out.append(Say(at, then_gentlest.format(title=self.titles.get(gentlest.routine_id, gentlest.title)),
+                           SayKind.WARNING))
             out.append(PainStopped(at, routine_id, "gentlest"))
             plan.steps[self._index + 1:] = plan.fallback
-            self._jump(self._index + 1, at, out, skipped=False)
-            return True
-        out.append(Say(at, texts["then_end"], SayKind.WARNING))
+            self._jump(self._index + 1, at, out, skipped=skipped)
+            return
+        out.append(Say(at, then_end, SayKind.WARNING))
         out.append(PainStopped(at, routine_id, "end"))
         out.append(SessionFinished(at, "pain"))
         self.finished = True
-        return True
+
+    # -- symptoms -------------------------------------------------------------
+
+    def _exercise_routine(self) -> str:
+        """The routine being done, or just done (in a programme's rest); "" before any exercise began."""
+        for index in range(self._index, -1, -1):
+            step = self.plan.steps[index]
+            if step.kind == "screening" or (isinstance(step, QuestionStep) and step.tag not in EXERCISE_QUESTIONS):
+                return ""  # the safety questions before any exercise
+            if not self.titles or step.routine_id in self.titles:
+                return step.routine_id
+        return ""
+
+    def _on_symptom(self, event: SymptomEvent, at: float, out: list[Cue]) -> None:
+        """A symptom was said: pause at once (quietly, like an unsure stop), then do what the data says."""
+        asking = self._symptom
+        routine_id = asking.routine_id if asking else self._exercise_routine()
+        out.append(SymptomReported(at, event.finding, event.action, routine_id))
+        was_paused = asking.was_paused if asking else self.paused
+        self._pending = None
+        self._command(Command.PAUSE, at, out, quiet=True)
+        if event.action == "end":
+            self._symptom = None
+            out.append(Say(at, event.say, SayKind.WARNING))
+            out.append(SessionFinished(at, "symptom"))
+            self.finished = True
+        elif event.action in ("ask-spread", "ask-score"):
+            if asking is not None and asking.action == event.action == "ask-spread":
+                # Said again while we ask whether it spreads: that is a yes.
+                self._answer_symptom(AnswerEvent(at, True, event.text), at, out)
+                return
+            self._symptom = _SymptomQuestion(event.finding, event.action, routine_id, was_paused)
+            out.append(Say(at, event.say, SayKind.QUESTION))
+        else:  # "pause": stay paused until resume or stop
+            self._symptom = None
+            out.append(Say(at, event.say, SayKind.WARNING))
+
+    def _symptom_answer(self, event: Event) -> bool:
+        return isinstance(event, AnswerEvent if self._symptom.action == "ask-spread" else NumberEvent)
+
+    def _stop_pending(self) -> bool:
+        """An unsure "stop" asked "Do you want to end the session?": its yes or no comes first."""
+        return self._pending is not None and self._pending[0] is Command.STOP
+
+    def _symptom_hint(self) -> str:
+        return self.phrases.answer_yes_no if self._symptom.action == "ask-spread" else self.phrases.answer_number
+
+    def _answer_symptom(self, event: Event, at: float, out: list[Cue]) -> None:
+        """The answer to a symptom question: stop the exercise by the pain rules, or carry on."""
+        asked, self._symptom = self._symptom, None
+        ph, routine_id = self.phrases, asked.routine_id
+        if asked.action == "ask-spread":
+            out.append(Answered(at, "symptom", "yes" if event.answer else "no"))
+            if event.answer:
+                out.append(Say(at, ph.symptom_spread_stop, SayKind.WARNING))
+                self._stop_exercise(routine_id, ph.symptom_then_gentlest, ph.symptom_then_end, at, out)
+                return
+            out.append(Say(at, ph.symptom_cleared, SayKind.SYSTEM))
+        else:
+            before = self.pain.get((routine_id, "before"), {})
+            out.append(PainRecorded(at, routine_id, "during", event.value, before.get("place", "")))
+            verdict = judge_during(before.get("score"), event.value)
+            if verdict.kind in ("rise", "high"):
+                text = ph.symptom_rise.format(rise=verdict.rise) if verdict.kind == "rise" else ph.symptom_high
+                out.append(Say(at, text, SayKind.WARNING))
+                self._stop_exercise(routine_id, ph.symptom_then_gentlest, ph.symptom_then_end, at, out)
+                return
+            out.append(Say(at, ph.symptom_score_ok, SayKind.SYSTEM))
+        if asked.was_paused:
+            out.append(Say(at, ph.confirm_cancelled_paused, SayKind.SYSTEM))
+        else:
+            self._command(Command.RESUME, at, out)
 
     def _ask_first(self, command: Command, name: str, at: float, out: list[Cue]) -> None:
         """Ask whether ``command`` was meant; ``name`` is how the language says it (else its id)."""
@@ -306,6 +435,16 @@ class Session:
         pending, self._pending = self._pending, None
         if pending is None or at - pending[1] > CONFIRM_WINDOW:
             out.append(Say(at, self.phrases.nothing_to_answer, SayKind.SYSTEM))
+        elif pending[0] in CHECKS:
+            if event.answer:  # pain has moved into the buttock or leg (the arm): the peripheralisation rule
+                routine_id = self._exercise_routine()
+                out.append(Answered(at, pending[0], "yes"))
+                out.append(SymptomReported(at, CHECKS[pending[0]], "ask-spread", routine_id))
+                out.append(Say(at, self.phrases.symptom_spread_stop, SayKind.WARNING))
+                self._stop_exercise(routine_id, self.phrases.symptom_then_gentlest, self.phrases.symptom_then_end,
+                                    at, out)
+            else:
+                out.append(Say(at, self.phrases.comfort_yes, SayKind.SYSTEM))
         elif pending[0] == COMFORT:
             if event.answer:
                 out.append(Say(at, self.phrases.comfort_yes, SayKind.SYSTEM))
@@ -324,6 +463,7 @@ class Session:
         ph = self.phrases
         say = lambda text, kind=SayKind.SYSTEM: out.append(Say(at, text, kind))  # noqa: E731
         if command is Command.STOP:
+            self._symptom = None
             self._finish(at, "stopped", ph.stopped, out)
         elif command is Command.PAUSE:
             if self.paused:
@@ -343,6 +483,7 @@ class Session:
             say(ph.ask_question)
             out.append(QuestionRequested(at))
         elif command is Command.RESUME:
+            self._symptom = None  # carrying on instead of answering a symptom question is the person's choice
             if not self.paused:
                 say(ph.not_paused)
             else:
@@ -382,6 +523,7 @@ class Session:
             out.append(StateChanged(at, "running", self.pace))
 
     def _jump(self, index: int, at: float, out: list[Cue], skipped: bool) -> None:
+        self._symptom = None
         self._unpause(at, out)
         out.append(StepFinished(at, self._index, skipped=skipped))
         self._enter_step(index, at, out)

@@ -17,6 +17,7 @@ from companion.content.yamlsource import Problem, SourceDoc, field_name
 from companion.content.model_file import read_model
 from companion.knowledge.redflags import load_redflags
 from companion.knowledge.schema import Entry, KnowledgeFile
+from companion.knowledge.symptoms import load_symptoms
 from companion.knowledge.text import load_lexicon
 from companion.language.check import check_locale, check_words
 
@@ -83,9 +84,10 @@ def check_knowledge(paths: list[Path] | None = None) -> list[Problem]:
     """Every problem in the knowledge base, for ``companion check``.
 
     With ``paths`` only those knowledge files are checked; without, the shipped
-    knowledge folder plus the red-flag file and the answering lexicon, including
-    each red flag's own examples (a flag that misses its examples is a problem),
-    and the language's own words (``locale.yaml``, phrases, vocabulary).
+    knowledge folder plus the red-flag file, the symptom file and the answering
+    lexicon, including each red flag's and each symptom finding's own examples (one
+    that misses its examples, or catches a not_example, is a problem), and the
+    language's own words (``locale.yaml``, phrases, vocabulary).
     A broken ``locale.yaml`` is reported alone: every other file is read with it.
     """
     locale = check_locale()
@@ -95,6 +97,7 @@ def check_knowledge(paths: list[Path] | None = None) -> list[Problem]:
     problems = [*kb.problems, *_routine_links(kb)]
     if paths is None:
         problems.extend(load_redflags().problems)
+        problems.extend(load_symptoms().problems)
         problems.extend(load_lexicon()[1])
         problems.extend(check_words())
     return sorted(problems, key=lambda p: (p.file, p.line))

@@ -1,11 +1,19 @@
 """Red flags: spot what someone says that needs urgent care, before anything else.
 
 One detector for every place that listens: ``companion ask`` runs it first on each
-question, and the session screening will run it on every free-form utterance. The
+question, and a session runs it first on everything the person says or types. The
 whole API is::
 
     flag = detect("i cant feel my bottom when i wipe")   # -> RedFlag | None
     flag.id, flag.name, flag.advice                        # advice: seek urgent care now
+
+``detect`` finds only *urgent* flags, so a listener that ends a session on a flag
+never does so for a lesser one. Flags of level *soon* ("see a doctor in the next
+few days", such as pain that wakes you at night) are found by
+``detect(text, LEVELS)``, which ``companion ask`` uses; an urgent flag still wins.
+
+The matching machinery (:class:`ConceptMatcher`, and the checks of each row's examples)
+is shared with the symptom detector (:mod:`companion.knowledge.symptoms`).
 
 The patterns are data (``content/redflags.yaml``) so they can be reviewed without
 reading code. Matching is deliberately simple and explainable: named phrase lists
@@ -17,34 +25,47 @@ costs a doctor's visit, a missed flag can cost much more.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from companion.content.locale import data_file
-from companion.content.yamlsource import Problem, field_name
+from companion.content.yamlsource import Problem, SourceDoc, field_name
 from companion.content.model_file import read_model
-from companion.knowledge.schema import Pattern, RedFlagFile
+from companion.knowledge.schema import ConceptFile, Pattern, RedFlagFile
 from companion.knowledge.text import Match, PhraseMap, PhraseSet, words
 
 
 _MASK = "_"
+R = TypeVar("R")
+URGENT = "urgent"
+SOON = "soon"
+LEVELS: tuple[str, ...] = (URGENT, SOON)  # most pressing first
 
 
 @dataclass(frozen=True)
 class RedFlag:
-    """A detected red flag: what it is, and what to tell the person (seek urgent care now)."""
+    """A detected red flag: what it is, and what to tell the person (seek care now, or soon)."""
 
     id: str
     name: str
     advice: str
     heard: tuple[str, ...] = ()  # the phrases that matched, for the session log
+    level: str = URGENT  # URGENT or SOON
 
 
-class RedFlagDetector:
-    """Matches text against the red-flag patterns of one :class:`RedFlagFile`."""
+class ConceptMatcher:
+    """The matching machinery of a :class:`ConceptFile`, shared by red flags and symptoms.
 
-    def __init__(self, spec: RedFlagFile):
+    Text is normalised and its misheard phrases rewritten, ``ignore`` phrases are
+    blanked out, every concept's phrases are found, and a match is dropped when a
+    negation comes shortly before it (up to a scope breaker). A row (a red flag, a
+    symptom finding) matches when one of its patterns fits the concepts left.
+    """
+
+    def __init__(self, spec: ConceptFile):
         self.spec = spec
         self._misheard = PhraseMap(spec.misheard)
         self._ignore = PhraseSet(spec.ignore)
@@ -52,21 +73,27 @@ class RedFlagDetector:
         self._negations = [tuple(words(n)) for n in spec.negations]
         self._breakers = [tuple(words(b)) for b in spec.scope_breakers]
 
-    def detect(self, text: str) -> RedFlag | None:
-        """The first red flag ``text`` describes (in file order), or None."""
-        tokens = self._prepare(text)
-        if not tokens:
+    def first(self, rows: Sequence[R], text: str) -> tuple[R, tuple[str, ...]] | None:
+        """The first of ``rows`` (each with ``patterns``) that ``text`` matches, and the phrases heard; or None."""
+        live = self.live(text)
+        if not live:
             return None
-        found = {name: phrases.find(tokens) for name, phrases in self._concepts.items()}
-        covered = {i for matches in found.values() for m in matches for i in range(m.start, m.end)}
-        live = {name: [m for m in matches if not self._negated(tokens, m, covered)]
-                for name, matches in found.items()}
-        for flag in self.spec.flags:
-            for pattern in flag.patterns:
+        for row in rows:
+            for pattern in row.patterns:
                 heard = self._pattern_matches(pattern, live)
                 if heard is not None:
-                    return RedFlag(flag.id, flag.name, flag.advice, heard)
+                    return row, heard
         return None
+
+    def live(self, text: str) -> dict[str, list[Match]]:
+        """Each concept's matches in ``text`` that are not negated (empty when there are no words)."""
+        tokens = self._prepare(text)
+        if not tokens:
+            return {}
+        found = {name: phrases.find(tokens) for name, phrases in self._concepts.items()}
+        covered = {i for matches in found.values() for m in matches for i in range(m.start, m.end)}
+        return {name: [m for m in matches if not self._negated(tokens, m, covered)]
+                for name, matches in found.items()}
 
     def _prepare(self, text: str) -> list[str]:
         tokens = self._misheard.rewrite(words(text))
@@ -109,10 +136,73 @@ class RedFlagDetector:
         return None
 
 
+class RedFlagDetector(ConceptMatcher):
+    """Matches text against the red-flag patterns of one :class:`RedFlagFile`."""
+
+    spec: RedFlagFile
+
+    def detect(self, text: str, levels: Sequence[str] = (URGENT,)) -> RedFlag | None:
+        """The first red flag ``text`` describes at one of ``levels``, or None.
+
+        The most pressing level is searched first (an urgent flag always wins), then file order.
+        """
+        for level in (lv for lv in LEVELS if lv in levels):
+            found = self.first([flag for flag in self.spec.flags if flag.level == level], text)
+            if found is not None:
+                flag, heard = found
+                return RedFlag(flag.id, flag.name, flag.advice, heard, flag.level)
+        return None
+
+
 @dataclass
 class LoadedRedFlags:
     detector: RedFlagDetector | None
     problems: list[Problem] = field(default_factory=list)
+
+
+def concept_problems(spec: ConceptFile, doc: SourceDoc, key: str, noun: str) -> list[Problem]:
+    """Patterns naming concepts that are not defined, and duplicate ids, in the rows under ``key``."""
+    rows = getattr(spec, key)
+    problems: list[Problem] = []
+    for r_index, row in enumerate(rows):
+        for p_index, pattern in enumerate(row.patterns):
+            for part in ("all", "unless"):
+                for n_index, name in enumerate(getattr(pattern, part)):
+                    if name not in spec.concepts:
+                        where = (key, r_index, "patterns", p_index, part, n_index)
+                        problems.append(Problem(doc.file, doc.line_of(where), _field(where),
+                                                f"unknown concept '{name}' (define it under concepts)"))
+    ids = [row.id for row in rows]
+    for r_index, row in enumerate(rows):
+        if ids.index(row.id) != r_index:
+            where = (key, r_index, "id")
+            problems.append(Problem(doc.file, doc.line_of(where), _field(where), f"duplicate {noun} id '{row.id}'"))
+    return problems
+
+
+def example_problems(rows: Sequence, doc: SourceDoc, key: str, what: str,
+                     find: Callable[[str], tuple[str, tuple[str, ...]] | None]) -> list[Problem]:
+    """Each row's ``examples`` must give that row, and its ``not_examples`` nothing (``what``: "a red flag").
+
+    ``find`` gives the id of the row a text matches and the phrases heard, or None.
+    """
+    problems: list[Problem] = []
+    for r_index, row in enumerate(rows):
+        for e_index, example in enumerate(row.examples):
+            got = find(example)
+            if got is None or got[0] != row.id:
+                where = (key, r_index, "examples", e_index)
+                said = "nothing" if got is None else f"'{got[0]}'"
+                problems.append(Problem(doc.file, doc.line_of(where), _field(where),
+                                        f"this example must be detected as '{row.id}', but it gives {said}"))
+        for e_index, example in enumerate(row.not_examples):
+            got = find(example)
+            if got is not None:
+                where = (key, r_index, "not_examples", e_index)
+                problems.append(Problem(doc.file, doc.line_of(where), _field(where),
+                                        f"this must not be {what}, but it is detected as '{got[0]}' "
+                                        f"(heard: {', '.join(got[1])})"))
+    return problems
 
 
 def load_redflags(path: Path | None = None) -> LoadedRedFlags:
@@ -120,38 +210,16 @@ def load_redflags(path: Path | None = None) -> LoadedRedFlags:
     spec, doc = read_model(path or data_file("redflags.yaml"), RedFlagFile)
     if spec is None:
         return LoadedRedFlags(None, doc.problems)
-    problems: list[Problem] = []
-    for f_index, flag in enumerate(spec.flags):
-        for p_index, pattern in enumerate(spec.flags[f_index].patterns):
-            for key in ("all", "unless"):
-                for n_index, name in enumerate(getattr(pattern, key)):
-                    if name not in spec.concepts:
-                        where = ("flags", f_index, "patterns", p_index, key, n_index)
-                        problems.append(Problem(doc.file, doc.line_of(where), _field(where),
-                                                f"unknown concept '{name}' (define it under concepts)"))
-    ids = [flag.id for flag in spec.flags]
-    for f_index, flag in enumerate(spec.flags):
-        if ids.index(flag.id) != f_index:
-            where = ("flags", f_index, "id")
-            problems.append(Problem(doc.file, doc.line_of(where), _field(where), f"duplicate flag id '{flag.id}'"))
+    problems = concept_problems(spec, doc, "flags", "flag")
     if problems:
         return LoadedRedFlags(None, problems)
     detector = RedFlagDetector(spec)
-    for f_index, flag in enumerate(spec.flags):
-        for e_index, example in enumerate(flag.examples):
-            got = detector.detect(example)
-            if got is None or got.id != flag.id:
-                where = ("flags", f_index, "examples", e_index)
-                what = "nothing" if got is None else f"'{got.id}'"
-                problems.append(Problem(doc.file, doc.line_of(where), _field(where),
-                                        f"this example must be detected as '{flag.id}', but it gives {what}"))
-        for e_index, example in enumerate(flag.not_examples):
-            got = detector.detect(example)
-            if got is not None:
-                where = ("flags", f_index, "not_examples", e_index)
-                problems.append(Problem(doc.file, doc.line_of(where), _field(where),
-                                        f"this must not be a red flag, but it is detected as '{got.id}' "
-                                        f"(heard: {', '.join(got.heard)})"))
+
+    def find(text: str) -> tuple[str, tuple[str, ...]] | None:
+        flag = detector.detect(text, LEVELS)
+        return None if flag is None else (flag.id, flag.heard)
+
+    problems = example_problems(spec.flags, doc, "flags", "a red flag", find)
     return LoadedRedFlags(None if problems else detector, problems)
 
 
@@ -169,6 +237,10 @@ def default_detector() -> RedFlagDetector:
     return loaded.detector
 
 
-def detect(text: str) -> RedFlag | None:
-    """The red flag that ``text`` describes, or None. Run this first on anything a person says."""
-    return default_detector().detect(text)
+def detect(text: str, levels: Sequence[str] = (URGENT,)) -> RedFlag | None:
+    """The red flag that ``text`` describes, or None. Run this first on anything a person says.
+
+    Only urgent flags unless ``levels`` says otherwise: callers that end a session on any
+    flag get exactly the urgent ones they always got.
+    """
+    return default_detector().detect(text, levels)

@@ -9,8 +9,11 @@ says which words matched, and needs no PyTorch (the embedding package pulled in
 
 How a question is answered:
 
-1. :func:`companion.knowledge.redflags.detect` runs first. A red flag wins over
-   everything: the answer is the urgent-care advice and ``urgent`` is true.
+1. The red-flag detector runs first, with every level. A red flag wins over
+   everything: for an urgent one the answer is the urgent-care advice, ``urgent``
+   is true and the topic is ``red-flag:ID``; for a "see a doctor soon" one (pain
+   that wakes you at night) it is that advice, ``urgent`` is false and the topic is
+   ``see-doctor-soon:ID``, so ``--json`` says which without a new key.
 2. The question becomes stemmed terms plus synonym-group terms (:mod:`.text`).
    If none of them is about back or neck care, the reply is the friendly
    "I can only help with back and neck care".
@@ -32,7 +35,7 @@ from functools import lru_cache
 from typing import Any
 
 from companion.knowledge.base import KnowledgeBase, load_knowledge
-from companion.knowledge.redflags import RedFlag, RedFlagDetector, default_detector
+from companion.knowledge.redflags import LEVELS, URGENT, RedFlag, RedFlagDetector, default_detector
 from companion.knowledge.schema import Entry
 from companion.knowledge.stem import stem
 from companion.knowledge.text import Analyzer, default_analyzer
@@ -51,11 +54,14 @@ EVERYDAY_THRESHOLD = 0.5
 # A word the knowledge base has never seen is corrected to a known word this similar
 # (difflib ratio): speech recognisers swap one sound ("spain" for "sprain").
 CORRECTION_CUTOFF = 0.8
+# Topic prefixes of flagged answers: urgent ones, and those that need a doctor within days.
+URGENT_TOPIC = "red-flag:"
+SOON_TOPIC = "see-doctor-soon:"
 
 
 @dataclass(frozen=True)
 class Answer:
-    """What the companion says back, and why. ``kind``: answer, urgent, off-topic or unknown."""
+    """What the companion says back, and why. ``kind``: answer, urgent, see-doctor-soon, off-topic or unknown."""
 
     answer: str
     known: bool
@@ -66,7 +72,8 @@ class Answer:
     more: str | None = None
     treatment: bool = False
     kind: str = "answer"
-    red_flag: RedFlag | None = None
+    red_flag: RedFlag | None = None  # urgent flags only, as callers that act on a red flag expect
+    doctor_soon: RedFlag | None = None  # a flag of level soon: see a doctor within days
 
     def to_json(self) -> dict[str, Any]:
         """The ``companion ask --json`` contract: exactly these six keys."""
@@ -180,9 +187,9 @@ class Answerer:
         return close[0] if close else word
 
     def ask(self, question: str) -> Answer:
-        flag = self.detector.detect(question)
+        flag = self.detector.detect(question, LEVELS)
         if flag is not None:
-            return self.urgent(flag)
+            return self.urgent(flag) if flag.level == URGENT else self.see_doctor_soon(flag)
         spoken = self.analyzer.spoken(question)
         # The domain is judged on the words as heard, so a correction ("rain" -> "pain")
         # can never turn an off-topic question into a back question.
@@ -204,9 +211,16 @@ class Answerer:
 
     def urgent(self, flag: RedFlag) -> Answer:
         spec = next(f for f in self.detector.spec.flags if f.id == flag.id)
-        return Answer(flag.advice, known=True, urgent=True, topic=f"red-flag:{flag.id}", score=1.0,
+        return Answer(flag.advice, known=True, urgent=True, topic=f"{URGENT_TOPIC}{flag.id}", score=1.0,
                       sources=tuple({"lines": s.lines, "quote": s.quote} for s in spec.sources),
                       kind="urgent", red_flag=flag)
+
+    def see_doctor_soon(self, flag: RedFlag) -> Answer:
+        """A flag that needs a doctor within days: its advice, never marked urgent."""
+        spec = next(f for f in self.detector.spec.flags if f.id == flag.id)
+        return Answer(" ".join(flag.advice.split()), known=True, urgent=False, topic=f"{SOON_TOPIC}{flag.id}",
+                      score=1.0, sources=tuple({"lines": s.lines, "quote": s.quote} for s in spec.sources),
+                      kind="see-doctor-soon", doctor_soon=flag)
 
     def explain(self, question: str, top: int = 3) -> list[Ranked]:
         """The best few entries and their scores, for tuning and debugging."""

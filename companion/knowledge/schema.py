@@ -1,4 +1,4 @@
-"""The knowledge-base and red-flag file formats, as typed models.
+"""The knowledge-base, red-flag and symptom file formats, as typed models.
 
 Like the routine schema, pydantic checks types and bounds and reports the path of
 each problem; :mod:`companion.knowledge.base` turns that into ``file:line: field``.
@@ -10,7 +10,7 @@ someone lies on the floor, so it must be two or three sentences; the longer
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -86,10 +86,16 @@ class Pattern(Strict):
     unless: list[ConceptName] = Field(default_factory=list)  # any of these (not negated) cancels the pattern
 
 
+# How soon a flag needs a doctor: "urgent" is now (every listener checks these); "soon" is
+# within days (only a typed or spoken question checks these, and never ahead of an urgent one).
+Level = Literal["urgent", "soon"]
+
+
 class RedFlagSpec(Strict):
-    """A symptom pattern that needs urgent care, and what to tell the person."""
+    """A symptom pattern that needs a doctor (urgently, or soon), and what to tell the person."""
 
     id: Id
+    level: Level = "urgent"
     name: Text
     advice: Text
     patterns: list[Pattern] = Field(min_length=1)
@@ -99,14 +105,15 @@ class RedFlagSpec(Strict):
     not_examples: list[Phrase] = Field(default_factory=list)
 
 
-class RedFlagFile(Strict):
+class ConceptFile(Strict):
+    """Named phrase lists and the words around them: the matching data red flags and symptoms share."""
+
     misheard: dict[Phrase, Phrase] = Field(default_factory=dict)
     negations: list[Phrase] = Field(min_length=1)
     scope_breakers: list[Phrase] = Field(default_factory=list)
     negation_window: Annotated[int, Field(ge=1, le=8)] = 4
     ignore: list[Phrase] = Field(default_factory=list)
     concepts: dict[ConceptName, Annotated[list[Phrase], Field(min_length=1)]]
-    flags: list[RedFlagSpec] = Field(min_length=1)
 
     @field_validator("concepts")
     @classmethod
@@ -116,6 +123,38 @@ class RedFlagFile(Strict):
                 if not any(word.strip("*") for word in active_normaliser().words(phrase, keep="*")):
                     raise ValueError(f"concept {name!r} has a phrase with no words: {phrase!r}")
         return value
+
+
+class RedFlagFile(ConceptFile):
+    flags: list[RedFlagSpec] = Field(min_length=1)
+
+
+# -- symptoms said during a session -------------------------------------------
+
+# What the session does with a finding, after pausing at once (companion/engine/session.py):
+#   ask-spread: ask its yes/no question; yes stops the exercise (the peripheralisation rule), no resumes;
+#   ask-score:  ask for a pain score 0-10 and apply the rise rule (engine/pain.py); never moves back a step;
+#   end:        say its words and end the session;
+#   pause:      say its words and stay paused until resume or stop.
+SymptomAction = Literal["ask-spread", "ask-score", "end", "pause"]
+
+
+class SymptomSpec(Strict):
+    """Something a person may say mid-exercise that changes what happens next, and what is said then."""
+
+    id: Id
+    name: Text
+    action: SymptomAction
+    say: Text  # the question (ask-*), the advice (end), or what is said while paused (pause)
+    patterns: list[Pattern] = Field(min_length=1)
+    basis: Text
+    sources: list[Source] = Field(default_factory=list)
+    examples: list[Phrase] = Field(min_length=2)
+    not_examples: list[Phrase] = Field(default_factory=list)
+
+
+class SymptomFile(ConceptFile):
+    findings: list[SymptomSpec] = Field(min_length=1)
 
 
 # -- the answering lexicon -----------------------------------------------------

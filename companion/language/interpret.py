@@ -4,7 +4,8 @@ Every input (microphone, keyboard, script) comes through here, so the word
 "pause" follows one path: :class:`Heard` -> :class:`Interpreter` -> an engine
 event. Spoken input goes through the confidence policy
 (:mod:`companion.language.understanding`) first; typed input is taken as meant.
-While a pain score or place is asked, "back" is where it hurts, not "go back".
+While a pain score or place is asked, a place word is where it hurts, not a command.
+(Bare "back" is no command at all: "my back hurts more" is a symptom, found first by the runner.)
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ class Interpreter:
 
     def interpret(self, heard: Heard, at: float, awaiting: str | None, speaking: bool = False,
                   speaking_text: str = "") -> Meaning:
-        """``awaiting`` is the answer the session waits for ("yesno", "number", "place" or None);
+        """``awaiting`` is the answer the session waits for ("yesno", "number", "place", "arm-place" or None);
         ``speaking`` whether the companion was talking when this was heard."""
         if heard.recognition is not None:
             return self._spoken(heard, at, awaiting, speaking, speaking_text)
         match = self.vocabulary.match(heard.text)
         if awaiting == "number" and (number := self.vocabulary.number(heard.text)) is not None:
             return Meaning(NumberEvent(at, number, heard.text), None, "number")
-        if awaiting == "place" and (place := self.vocabulary.place(heard.text)) and \
+        if awaiting in ("place", "arm-place") and (place := self._place(heard.text, awaiting)) and \
                 not (match and match.command is Command.STOP):
             return Meaning(PlaceEvent(at, place, heard.text), None, "place")
         if match:
@@ -60,9 +61,9 @@ class Interpreter:
         decision = self.understanding.decide(recognition, speaking=speaking,
                                              speaking_text=speaking_text if speaking else "")
         is_stop = decision.command is Command.STOP
-        if awaiting == "place" and not speaking and not is_stop and \
+        if awaiting in ("place", "arm-place") and not speaking and not is_stop and \
                 recognition.confidence >= self.understanding.policy.ask and \
-                (place := self.vocabulary.place(heard.text)):
+                (place := self._place(heard.text, awaiting)):
             return Meaning(PlaceEvent(at, place, heard.text), None, "place")
         if decision.kind == "ignore":
             return Meaning(None, None, decision.reason)
@@ -74,6 +75,9 @@ class Interpreter:
         event = CommandEvent(at, decision.command, heard.text, confirm=confirm,
                              name=self.vocabulary.name(decision.command))
         return Meaning(event, decision.command.value, decision.kind)
+
+    def _place(self, text: str, awaiting: str) -> str | None:
+        return self.vocabulary.arm_place(text) if awaiting == "arm-place" else self.vocabulary.place(text)
 
     def sure_enough(self, heard: Heard) -> bool:
         """A spoken pain score or place this sure is taken as said; below, it is read back first."""

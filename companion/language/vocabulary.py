@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from companion.content.locale import data_file
 from companion.engine.events import Command
-from companion.engine.pain import PLACE_ORDER
+from companion.engine.pain import ARM_PLACE_ORDER, PLACE_ORDER
 from companion.language.normalise import Normaliser, active_normaliser
 
 
@@ -43,6 +43,7 @@ class _VocabularyFile(BaseModel):
     answers: dict[str, list[str]]
     numbers: list[str] = Field(min_length=11, max_length=11)
     places: dict[str, list[str]]
+    arm_places: dict[str, list[str]] = Field(default_factory=dict)
     negations: list[str] = Field(default_factory=list)
 
 
@@ -59,14 +60,16 @@ class Vocabulary:
     def __init__(self, commands: dict[Command, _CommandWords], negations: list[str],
                  answers: dict[str, list[str]] | None = None, numbers: list[str] | None = None,
                  menu: MenuWords | None = None, places: dict[str, list[str]] | None = None,
-                 normaliser: Normaliser | None = None):
+                 normaliser: Normaliser | None = None, arm_places: dict[str, list[str]] | None = None):
         """``normaliser`` cuts text into words; by default the way the language in use does."""
         self.normalise = normaliser or active_normaliser()
         norm = self.normalise
         self.menu = menu or MenuWords(start_prefixes=[], what=[], goodbye=[])
-        self._place_names = {place: ws[0] for place, ws in (places or {}).items() if ws}
+        self._place_names = {place: ws[0] for place, ws in (arm_places or {}).items() if ws}
+        self._place_names.update({place: ws[0] for place, ws in (places or {}).items() if ws})
         self._names = {cmd: words.phrases[0] for cmd, words in commands.items()}
         self.place_words = {norm(w): place for place, ws in (places or {}).items() for w in ws}
+        self.arm_place_words = {norm(w): place for place, ws in (arm_places or {}).items() for w in ws}
         self._answers = {norm(p): key == "yes" for key, ps in (answers or {}).items() for p in ps}
         self._numbers = {norm(word): value for value, word in enumerate(numbers or [])}
         self._phrases: dict[Command, tuple[str, ...]] = {
@@ -95,11 +98,18 @@ class Vocabulary:
 
     def place(self, text: str) -> str | None:
         """'my calf' -> 'below-knee'; whole utterance, or the longest place phrase inside it."""
+        return self._find_place(text, self.place_words)
+
+    def arm_place(self, text: str) -> str | None:
+        """'my wrist' -> 'hand': where neck pain is felt, like :meth:`place` for the back."""
+        return self._find_place(text, self.arm_place_words)
+
+    def _find_place(self, text: str, words: dict[str, str]) -> str | None:
         said = self.normalise(text)
-        if said in self.place_words:
-            return self.place_words[said]
-        found = [p for p in self.place_words if f" {p} " in f" {said} "]
-        return self.place_words[max(found, key=len)] if found else None
+        if said in words:
+            return words[said]
+        found = [p for p in words if f" {p} " in f" {said} "]
+        return words[max(found, key=len)] if found else None
 
     def grammar(self, context: str = "all") -> list[str]:
         """The phrases a recogniser should listen for in a dialogue ``context``.
@@ -203,5 +213,8 @@ def _load_vocabulary(path: Path) -> Vocabulary:
     unknown_places = set(data.places) - set(PLACE_ORDER)
     if unknown_places:
         raise ValueError(f"{path}: unknown pain places {sorted(unknown_places)}; use {', '.join(PLACE_ORDER)}")
+    unknown_places = set(data.arm_places) - set(ARM_PLACE_ORDER)
+    if unknown_places:
+        raise ValueError(f"{path}: unknown arm_places {sorted(unknown_places)}; use {', '.join(ARM_PLACE_ORDER)}")
     return Vocabulary(data.commands, data.negations, data.answers, data.numbers, data.menu, data.places,
-                      norm)
+                      norm, data.arm_places)

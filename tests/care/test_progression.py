@@ -1,7 +1,8 @@
 """McKenzie progression from history: the order rules, the daily counts and ``companion today``.
 
 Every history is a list of Practice records at fixed times (no real clock).
-Day 0 is Monday 3 March 2025.
+Day 0 is Monday 3 March 2025. McKenzie 1 opens each day's McKenzie practice, so a
+check of another McKenzie exercise on day n comes after ``opened(n)``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from companion.cli import build_parser
 from companion.content.locale import data_file
 from companion.care.progression import (
     PLACEHOLDERS,
+    Continuity,
     Practice,
     Verdict,
     check,
+    continuous_practice,
     due_now,
     family,
+    find_setbacks,
     load_progression_text,
-    practised_span,
+    pain_setbacks,
     refused,
     today_lines,
     today_report,
@@ -59,14 +63,22 @@ def started(at: datetime = DAY0) -> list[Practice]:
     return [did(M1, at), did(M2, at + timedelta(minutes=5)), did(M3, at + timedelta(minutes=10))]
 
 
-def daily(routine_id: str, first: int, last: int, hour: int = 9, then: str | None = M3) -> list[Practice]:
-    """``routine_id`` once a day from day ``first`` to day ``last`` (inclusive), each followed by ``then``."""
+def daily(routine_id: str, first: int, last: int, hour: int = 9, then: str | None = M3,
+          skip: tuple[int, ...] = ()) -> list[Practice]:
+    """``routine_id`` once a day from day ``first`` to day ``last`` (inclusive, bar ``skip``), each followed by ``then``."""
     out = []
     for n in range(first, last + 1):
+        if n in skip:
+            continue
         out.append(did(routine_id, day(n, hour)))
         if then:
             out.append(did(then, day(n, hour, 5)))
     return out
+
+
+def opened(n: int, hour: int = 8) -> list[Practice]:
+    """The day's McKenzie 1 on day ``n``, which opens that day's McKenzie practice."""
+    return [did(M1, day(n, hour))]
 
 
 @pytest.fixture(scope="module")
@@ -121,11 +133,11 @@ def test_the_spoken_reasons_come_from_the_file(tmp_path, library):
     custom = load_progression_text(_write(tmp_path, data))
     verdict = check(M2, [], DAY0, library, text=custom)
     assert verdict.reason == f"FIRST {library.routines[M1].title} BEFORE {library.routines[M2].title}."
-    verdict = check(M2, [did(M1, day(-3))], DAY0, library, text=custom)
+    verdict = check(M2, [did(M1, day(0, 5))], DAY0, library, text=custom)
     assert verdict.reason == f"WAIT: {routine_why(library, M2, M1)}"
 
 
-# -- exercise 1 first ("first aid", line 512) ----------------------------------------------
+# -- exercise 1 first each day ("first aid", line 512) -------------------------------------
 
 
 def test_the_first_aid_family_is_mckenzie_one_to_seven_found_through_the_links(library):
@@ -148,8 +160,31 @@ def test_routines_outside_the_family_need_no_first_aid(library):
 
 
 def test_an_unfinished_exercise_one_does_not_count(library):
-    assert not check(M4, [did(M1, day(-1), completed=False)], DAY0, library).allowed
-    assert check(M4, [did(M1, day(-1))], DAY0, library).allowed
+    assert not check(M4, [did(M1, day(0, 7), completed=False)], DAY0, library).allowed
+    assert check(M4, [did(M1, day(0, 7))], DAY0, library).allowed
+
+
+def test_exercise_one_done_on_an_earlier_day_does_not_open_today(library, text):
+    """Line 512, "should be done before any other training": 1 opens every day's practice, not just the first."""
+    history = started(day(0)) + daily(M5, 0, 40) + daily(M6, 41, 60) + [did(M1, day(60, 7))]
+    for rid in MCKENZIE[1:]:
+        verdict = check(rid, history, day(61, 9), library)
+        assert verdict == Verdict(False, text.say("first_aid", title=library.routines[rid].title,
+                                                  first=library.routines[M1].title), M1), rid
+    today = history + opened(61)
+    assert [rid for rid in MCKENZIE if check(rid, today, day(61, 9), library).allowed] == MCKENZIE
+
+
+def test_exercise_one_later_in_the_day_does_not_make_up_for_an_earlier_exercise(library):
+    history = started(day(0)) + [did(M1, day(5, 12))]
+    assert not check(M5, history, day(5, 11, 59), library).allowed  # 1 comes at noon: not yet done at 11:59
+    assert check(M5, history, day(5, 12, 5), library).allowed
+
+
+def test_a_programme_that_starts_with_exercise_one_needs_nothing_done_today(library):
+    history = started(day(0))
+    assert check("mckenzie-extension", history, day(9, 9), library).allowed
+    assert not check(M3, history, day(9, 9), library).allowed
 
 
 def test_practice_after_now_is_ignored(library):
@@ -186,8 +221,10 @@ def test_a_stopped_two_does_not_use_up_its_one(library):
     assert check(M2, history, day(0, 8, 10), library).allowed
 
 
-def test_two_may_follow_a_one_done_just_before_midnight(library):
-    assert check(M2, [did(M1, day(0, 23, 30))], day(1, 0, 30), library).allowed
+def test_after_midnight_exercise_one_comes_first_again(library, text):
+    verdict = check(M2, [did(M1, day(0, 23, 30))], day(1, 0, 30), library)
+    assert verdict == Verdict(False, text.say("first_aid", title=library.routines[M2].title,
+                                              first=library.routines[M1].title), M1)
 
 
 def test_two_is_refused_when_one_was_yesterday_even_if_two_was_done_before(library):
@@ -211,13 +248,15 @@ def test_three_the_first_time_needs_one_and_two(library, text):
 
 
 def test_once_three_has_been_done_it_no_longer_needs_one_and_two_first(library):
-    history = started(day(0))
-    assert check(M3, history, day(20, 15), library).allowed
+    history = started(day(0)) + opened(20, 14)  # the day's 1, six hours ago: no fresh 2 needed
+    assert check(M3, history, day(20, 20), library).allowed
 
 
-def test_a_stopped_three_is_not_the_first_time(library):
-    history = [did(M1, day(0, 8)), did(M3, day(0, 8, 5), completed=False)]
-    assert not check(M3, history, day(1, 8), library).allowed
+def test_a_stopped_three_is_not_the_first_time(library, text):
+    history = [did(M1, day(0, 8)), did(M3, day(0, 8, 5), completed=False)] + opened(1, 7)
+    verdict = check(M3, history, day(1, 8), library)
+    assert verdict.reason == text.say("requires", title=library.routines[M3].title,
+                                      why=routine_why(library, M3, M2), required=library.routines[M2].title)
 
 
 def test_the_mckenzie_programme_one_two_three_is_fine_for_someone_who_has_done_nothing(library):
@@ -241,7 +280,8 @@ def test_acute_pain_offers_four_instead_of_three_with_the_reason(library, text):
 
 def test_outside_acute_pain_four_waits_for_exercise_one_like_the_rest(library):
     assert not check(M4, [], DAY0, library).allowed
-    assert check(M4, [did(M1, day(-1))], DAY0, library).allowed
+    assert not check(M4, [did(M1, day(-1))], DAY0, library).allowed  # yesterday's 1 does not open today
+    assert check(M4, [did(M1, day(-1)), did(M1, day(0, 7))], DAY0, library).allowed
 
 
 # -- acute: only McKenzie 1 and 4, and rest (line 620) ---------------------------------------
@@ -305,7 +345,7 @@ def test_a_condition_no_routine_lists_changes_nothing(library):
 
 
 def test_five_six_and_seven_report_that_three_follows(library, text):
-    history = started(day(0)) + daily(M5, 0, 35) + daily(M6, 36, 50)
+    history = started(day(0)) + daily(M5, 0, 35) + daily(M6, 36, 50) + opened(51)
     for rid in (M5, M6, M7):
         verdict = check(rid, history, day(51, 9), library)
         assert verdict == Verdict(True, text.say("allowed_then", title=library.routines[rid].title,
@@ -321,86 +361,212 @@ def test_five_is_refused_while_three_could_not_follow_it(library, text):
 
 
 def test_five_needs_nothing_more_once_three_has_been_done(library):
-    assert check(M5, started(day(0)), day(30, 9), library).allowed
+    assert check(M5, started(day(0)) + opened(30), day(30, 9), library).allowed
 
 
-# -- 6 only after five weeks of 5 (line 584) -------------------------------------------------
+# -- 6 only after five weeks of continuous 5 (line 584) -------------------------------------------
+# "Continuous" (progression.yaml continuous_days_per_week): whole weeks back to back, counted from
+# a day of practice, each with the exercise done on at least 5 different days.
 
 
-def test_six_after_exactly_five_weeks_of_five_not_a_minute_earlier(library, text):
-    history = started(day(0)) + daily(M5, 0, 34)  # first 5 on day 0 at 09:00
-    early = check(M6, history, day(35, 8, 59), library)  # 4 weeks, 6 days, 23 h 59 min
-    assert early == Verdict(False, text.say("practised_weeks", title=library.routines[M6].title,
-                                            why=routine_why(library, M6, M5),
-                                            required=library.routines[M5].title, done=4, weeks="5"), M5)
-    assert not check(M6, history, day(34, 9), library).allowed  # 4 weeks 6 days
-    assert check(M6, history, day(35, 9), library).allowed  # 5 weeks
+def _weeks_reason(text, library, rid: str, required: str, weeks: str, done: int, days: int) -> str:
+    return text.say("practised_weeks", title=library.routines[rid].title, why=routine_why(library, rid, required),
+                    required=library.routines[required].title, done=done, days=days, per_week=5, weeks=weeks)
 
 
-def test_once_a_week_is_continuous_practice(library):
-    history = started(day(0)) + [did(M5, day(n, 9)) for n in (0, 7, 14, 21, 28)]
+def test_the_definition_of_continuous_is_in_progression_yaml(text):
+    assert text.days_per_week == 5
+    assert "continuous_days_per_week: 5" in data_file("progression.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("value", [0, 8, "five", 2.5, True])
+def test_a_bad_continuous_days_per_week_fails_at_load(tmp_path, value):
+    data = _data()
+    data["continuous_days_per_week"] = value
+    with pytest.raises(ValueError) as error:
+        load_progression_text(_write(tmp_path, data))
+    assert "continuous_days_per_week" in str(error.value)
+
+
+def test_six_after_five_whole_weeks_of_five_not_a_day_earlier(library, text):
+    history = started(day(0)) + daily(M5, 0, 34) + opened(34, 7) + opened(35, 7)  # 5 every day, days 0 to 34
+    early = check(M6, history, day(34, 23, 59), library)  # the fifth week is not over yet
+    assert early == Verdict(False, _weeks_reason(text, library, M6, M5, "5", done=4, days=7), M5)
+    assert check(M6, history, day(35, 7, 5), library).allowed  # five whole weeks: days 0 to 34
+
+
+def test_five_days_of_every_week_is_enough(library):
+    # Weekdays only: 5 on Monday to Friday, never at weekends (day 0 is a Monday).
+    weekends = tuple(n for n in range(35) if n % 7 in (5, 6))
+    history = started(day(0)) + daily(M5, 0, 34, skip=weekends) + opened(35)
     assert check(M6, history, day(35, 9), library).allowed
 
 
-def test_a_week_missed_starts_the_five_weeks_again(library, text):
-    # Three weeks, then eight days without 5 (a gap of more than 7 days), then on again.
-    history = started(day(0)) + daily(M5, 0, 20) + daily(M5, 29, 70)
-    verdict = check(M6, history, day(40, 9), library)
-    assert not verdict.allowed
-    assert verdict.reason == text.say("practised_weeks", title=library.routines[M6].title,
+def test_four_days_a_week_is_not_continuous(library):
+    long_weekends = tuple(n for n in range(70) if n % 7 in (4, 5, 6))  # 5 only Monday to Thursday
+    history = started(day(0)) + daily(M5, 0, 69, skip=long_weekends) + opened(70)
+    assert not check(M6, history, day(70, 9), library).allowed
+
+
+def test_a_short_week_breaks_the_run_and_the_weeks_count_again(library, text):
+    missed = (15, 16, 17, 18, 19)  # five days in a row without 5: however the weeks fall, one is short
+    history = started(day(0)) + daily(M5, 0, 40, skip=missed) + opened(35) + opened(41)
+    assert not check(M6, history, day(35, 9), library).allowed
+    # The weeks count again from day 20, the first day of practice after the gap.
+    verdict = check(M6, history, day(41, 8, 30), library)
+    assert verdict == Verdict(False, _weeks_reason(text, library, M6, M5, "5", done=3, days=0), M5)
+    history += daily(M5, 41, 55) + opened(55)
+    assert not check(M6, history, day(54, 23), library).allowed
+    assert check(M6, history, day(55, 9, 10), library).allowed  # five whole weeks: days 20 to 54
+
+
+def test_once_a_week_is_not_continuous_practice(library, text):
+    history = started(day(0)) + [did(M5, day(n, 9)) for n in (0, 7, 14, 21, 28)] + opened(35)
+    verdict = check(M6, history, day(35, 9), library)
+    assert not verdict.allowed and verdict.instead == M5
+    assert verdict.reason == text.say("practised_weeks_none", title=library.routines[M6].title,
                                       why=routine_why(library, M6, M5), required=library.routines[M5].title,
-                                      done=1, weeks="5")
-    assert not check(M6, history, day(63, 8, 59), library).allowed
-    assert check(M6, history, day(64, 9), library).allowed  # five weeks from day 29
+                                      weeks="5", per_week=5)
 
 
-def test_a_gap_of_exactly_seven_days_keeps_the_run_going_a_minute_more_breaks_it():
-    times = [day(0, 9), day(7, 9), day(14, 9)]
-    assert practised_span(times, day(14, 9)) == (timedelta(days=14), timedelta(days=14))
-    broken = [day(0, 9), day(7, 9, 1)]
-    best, current = practised_span(broken, day(7, 9, 1))
-    assert current == timedelta(0) and best == timedelta(days=7)
+def test_a_week_missed_starts_the_five_weeks_again(library, text):
+    # Three weeks, then eight days without 5, then on again from day 29.
+    history = started(day(0)) + daily(M5, 0, 20) + daily(M5, 29, 70) + opened(40) + opened(63) + opened(64)
+    verdict = check(M6, history, day(40, 9, 10), library)
+    assert verdict == Verdict(False, _weeks_reason(text, library, M6, M5, "5", done=1, days=5), M5)
+    assert not check(M6, history, day(63, 9, 10), library).allowed
+    assert check(M6, history, day(64, 9), library).allowed  # five whole weeks from day 29
+
+
+def test_continuous_practice_counts_whole_weeks_and_the_days_of_the_week_you_are_in():
+    times = [day(n, 9) for n in range(10)]
+    assert continuous_practice(times, day(9, 10), 5, 5) == Continuity(False, 1, 3)
+    assert continuous_practice(times, day(13, 10), 1, 5) == Continuity(True, 1, 0)
+    assert continuous_practice([], day(3), 2, 5) == Continuity(False, 0, 0)
+    # A run whose week can no longer reach five days is broken: nothing still going.
+    assert continuous_practice([day(0, 9), day(1, 9)], day(5, 9), 2, 5) == Continuity(False, 0, 0)
+    # Later times (replaying history with --at) are ignored.
+    assert continuous_practice(times, day(4, 8), 1, 5) == Continuity(False, 0, 4)
+
+
+def test_a_fraction_of_a_week_counts_as_a_whole_one():
+    times = [day(n, 9) for n in range(14)]
+    assert not continuous_practice(times, day(13, 10), 1.5, 5).met
+    assert continuous_practice(times, day(14, 9), 1.5, 5).met
 
 
 def test_six_never_practised_five_says_so(library, text):
-    verdict = check(M6, started(day(0)), day(1, 9), library)
+    verdict = check(M6, started(day(0)) + opened(1), day(1, 9), library)
     assert verdict == Verdict(False, text.say("practised_weeks_none", title=library.routines[M6].title,
                                               why=routine_why(library, M6, M5),
-                                              required=library.routines[M5].title, weeks="5"), M5)
+                                              required=library.routines[M5].title, weeks="5", per_week=5), M5)
 
 
 def test_stopped_five_for_more_than_a_week_before_five_weeks_says_so(library, text):
-    history = started(day(0)) + daily(M5, 0, 20)
+    history = started(day(0)) + daily(M5, 0, 20) + opened(30)
     verdict = check(M6, history, day(30, 9), library)  # last 5 on day 20: nine days ago
     assert verdict == Verdict(False, text.say("practised_weeks_none", title=library.routines[M6].title,
                                               why=routine_why(library, M6, M5),
-                                              required=library.routines[M5].title, weeks="5"), M5)
+                                              required=library.routines[M5].title, weeks="5", per_week=5), M5)
 
 
 def test_six_stays_allowed_after_moving_on_from_five(library):
-    history = started(day(0)) + daily(M5, 0, 34) + daily(M6, 35, 80)
+    history = started(day(0)) + daily(M5, 0, 34) + daily(M6, 35, 80) + opened(81)
     assert check(M6, history, day(81, 9), library).allowed
 
 
 def test_stopped_fives_do_not_count_toward_the_weeks(library):
-    history = started(day(0)) + [did(M5, day(n, 9), completed=False) for n in range(40)]
+    history = started(day(0)) + [did(M5, day(n, 9), completed=False) for n in range(40)] + opened(40)
     assert not check(M6, history, day(40, 9), library).allowed
 
 
-# -- 7 only after two weeks of 6 (line 600) ---------------------------------------------------
+# -- a session that made the pain spread is no day of practice ------------------------------------
 
 
-def test_seven_after_fourteen_days_of_six_not_thirteen(library, text):
-    history = started(day(0)) + daily(M5, 0, 34) + daily(M6, 35, 48)  # first 6 on day 35
-    thirteen = check(M7, history, day(48, 9), library)
-    assert thirteen == Verdict(False, text.say("practised_weeks", title=library.routines[M7].title,
-                                               why=routine_why(library, M7, M6),
-                                               required=library.routines[M6].title, done=1, weeks="2"), M6)
-    assert check(M7, history, day(49, 9), library).allowed
+def test_fives_after_which_the_pain_spread_do_not_count_toward_the_weeks(library, text):
+    history = started(day(0)) + daily(M5, 0, 34) + opened(35)
+    assert check(M6, history, day(35, 9), library).allowed
+    # Pain spread down the leg after 5 on days 15, 16 and 17: the third week keeps only four days,
+    # so five weeks from day 0 are not there; the best run still going starts on day 2.
+    spread = [p for p in history if p.routine_id == M5 and p.at.date() in {day(n).date() for n in (15, 16, 17)}]
+    verdict = check(M6, history, day(35, 9), library, setbacks=spread)
+    assert verdict == Verdict(False, _weeks_reason(text, library, M6, M5, "5", done=4, days=5), M5)
+    # Only the practice with the setback is left out: 5 the same day without one still counts.
+    again = [did(M5, day(n, 18)) for n in (15, 16, 17)]
+    assert check(M6, history + again, day(35, 9), library, setbacks=spread).allowed
+
+
+def test_setbacks_apply_to_the_day_list_and_companion_today_too(library):
+    history = started(day(0)) + daily(M5, 0, 34) + opened(35)
+    spread = [p for p in history if p.routine_id == M5 and p.at.date() == day(20).date()]
+    spread += [p for p in history if p.routine_id == M5 and p.at.date() == day(19).date()]
+    spread += [p for p in history if p.routine_id == M5 and p.at.date() == day(18).date()]
+    assert M6 in _due(history, day(35, 9), library)
+    assert M6 not in {d.routine_id for d in due_now(history, day(35, 9), library, setbacks=spread)}
+    assert M6 in refused(history, day(35, 9), library, setbacks=spread)
+    report = today_report("ann", history, day(35, 9), library, setbacks=spread)
+    assert M6 in {row["routine_id"] for row in report["not_yet"]}
+
+
+def _records(routine_id: str, before: tuple[int, str], after: tuple[int, str], stop: bool = False) -> list[dict]:
+    records = [{"kind": "exercise_started", "routine_id": routine_id},
+               {"kind": "pain", "routine_id": routine_id, "when": "before", "score": before[0], "place": before[1]},
+               {"kind": "exercise_done", "routine_id": routine_id},
+               {"kind": "pain", "routine_id": routine_id, "when": "after", "score": after[0], "place": after[1]}]
+    if stop:
+        records.append({"kind": "pain_stop", "routine_id": routine_id, "then": "gentlest"})
+    return records
+
+
+def test_pain_setbacks_reads_pain_stops_and_spread_verdicts_from_a_sessions_records():
+    assert pain_setbacks(_records(M5, (2, "back"), (2, "thigh"))) == {M5}  # spread, even with no pain_stop
+    assert pain_setbacks(_records(M5, (3, "back"), (6, "back"), stop=True)) == {M5}  # the rise rule stopped it
+    assert pain_setbacks(_records(M5, (2, "back"), (2, "back"))) == set()
+    assert pain_setbacks(_records(M5, (3, "thigh"), (2, "back"))) == set()  # centralised: a good sign
+    assert pain_setbacks(_records(M5, (2, "neck"), (2, "arm"))) == {M5}  # the arm order for the neck
+    assert pain_setbacks([{"kind": "pain", "routine_id": M5, "when": "after", "score": 2, "place": "thigh"}]) == set()
+    assert pain_setbacks(_records(M5, (2, "back"), (2, "back")) + _records(M3, (2, "back"), (2, "buttock"))) == {M3}
+
+
+def test_setbacks_from_the_store_leave_out_the_sessions_where_the_pain_spread(tmp_path, library):
+    from companion.care.store import open_store
+
+    db = tmp_path / "h.db"
+    history = started(day(0)) + daily(M5, 0, 34, then=None) + opened(35)
+    _store_with_history(db, "ann", history)
+    with open_store(db) as store:
+        practice = store.practice("ann")
+        spread_on = {day(n).date() for n in (8, 9, 10)}
+        for p in practice:
+            if p.routine_id == M5 and p.at.date() in spread_on:
+                store.add_event(p.session_id, {"t": 61.0, "who": "person", "kind": "pain", "routine_id": M5,
+                                               "when": "before", "score": 2, "place": "back"})
+                store.add_event(p.session_id, {"t": 62.0, "who": "person", "kind": "pain", "routine_id": M5,
+                                               "when": "after", "score": 2, "place": "below-knee"})
+        found = find_setbacks(practice, store.events)
+    assert {(p.routine_id, p.at.date()) for p in found} == {(M5, d) for d in spread_on}
+    assert check(M6, practice, day(35, 9), library).allowed
+    assert not check(M6, practice, day(35, 9), library, setbacks=found).allowed
+
+
+# -- 7 only after two weeks of continuous 6 (line 600) -----------------------------------------------
+
+
+def test_seven_after_two_whole_weeks_of_six_not_a_day_earlier(library, text):
+    history = started(day(0)) + daily(M5, 0, 34) + daily(M6, 35, 48) + opened(48, 7) + opened(49, 7)
+    thirteen = check(M7, history, day(48, 9, 10), library)  # first 6 on day 35; the second week ends on day 48
+    assert thirteen == Verdict(False, _weeks_reason(text, library, M7, M6, "2", done=1, days=7), M6)
+    assert check(M7, history, day(49, 7, 5), library).allowed
+
+
+def test_two_sessions_of_six_a_week_apart_do_not_open_seven(library):
+    history = started(day(0)) + daily(M5, 0, 34) + [did(M6, day(35, 9)), did(M6, day(42, 9))] + opened(50)
+    verdict = check(M7, history, day(50, 9), library)
+    assert not verdict.allowed and verdict.instead == M6
 
 
 def test_seven_is_refused_for_someone_still_on_five(library):
-    history = started(day(0)) + daily(M5, 0, 20)
+    history = started(day(0)) + daily(M5, 0, 20) + opened(21)
     verdict = check(M7, history, day(21, 9), library)
     assert not verdict.allowed
     assert verdict.instead == M5  # 6 is not possible yet either, so: keep on with 5
@@ -416,8 +582,9 @@ def test_a_practised_weeks_rule_on_any_routine_is_enforced(library):
     routines[WALL] = routines[WALL].model_copy(update={"requires": [
         Requirement(routine=NECK, why="Do the neck turns for a week first.", practised_weeks=1)]})
     lib = Library(routines=routines, programmes={})
-    assert not check(WALL, daily(NECK, 0, 6, then=None), day(7, 8, 59), lib).allowed
-    assert check(WALL, daily(NECK, 0, 6, then=None), day(7, 9), lib).allowed
+    assert not check(WALL, daily(NECK, 0, 6, then=None), day(6, 23, 59), lib).allowed
+    assert check(WALL, daily(NECK, 0, 6, then=None), day(7, 0, 1), lib).allowed
+    assert not check(WALL, daily(NECK, 0, 6, then=None, skip=(2, 4, 6)), day(7, 0, 1), lib).allowed
 
 
 def test_with_no_first_aid_routine_in_the_library_that_rule_is_off(library):
@@ -596,10 +763,10 @@ def test_the_stores_practice_records_work_as_history(tmp_path, library):
     from companion.care.store import open_store
 
     db = tmp_path / "h.db"
-    _store_with_history(db, "ann", started(day(0)) + daily(M5, 0, 34))
+    _store_with_history(db, "ann", started(day(0)) + daily(M5, 0, 34) + opened(34) + opened(35))
     with open_store(db) as store:
         history = store.practice("ann")
-    assert not check(M6, history, day(35, 8, 59), library).allowed
+    assert not check(M6, history, day(34, 23, 59), library).allowed
     assert check(M6, history, day(35, 9), library).allowed
 
 

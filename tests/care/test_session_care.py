@@ -20,12 +20,16 @@ from tests.conftest import Collector
 from companion.care.session_setup import Setup, care_for
 
 
-def care_session(library, entry_id: str, *, screen=True, pain=True, profile: Profile | None = None):
-    setup = Setup(user="ann", profile=profile or Profile("ann"))
-    setup.care = care_for(setup, screen=screen, library=library)
-    if not pain:
-        from dataclasses import replace
+def care_session(library, entry_id: str, *, screen=True, pain=True, profile: Profile | None = None,
+                 acute=False):
+    """A care session on the virtual clock; ``acute`` keeps the day's acute question after the screening."""
+    from dataclasses import replace
 
+    setup = Setup(user="ann", profile=profile or Profile("ann"))
+    setup.care = care_for(setup, screen=screen, library=library, entry=library.get(entry_id))
+    if not acute:
+        setup.care = replace(setup.care, acute_question="", acute_refusal="")
+    if not pain:
         setup.care = replace(setup.care, pain_checks=False)
     phrases = load_phrases()
     plan = PlanBuilder(library.routines, phrases, care=setup.care).for_entry(library.get(entry_id))
@@ -61,10 +65,11 @@ def said(out: Collector) -> list[str]:
 
 
 def test_all_no_to_screening_continues_to_the_exercise(library):
-    runner, out = care_session(library, "wall-standing", pain=False)
-    answer_all(runner, {"screen": "no"})
+    runner, out = care_session(library, "wall-standing", pain=False, acute=True)
+    answer_all(runner, {"screen": "no", "acute": "no"})
     answers = [r for r in out.records if r.get("kind") == "answered"]
-    assert len(answers) == 6 and all(r["answer"] == "no" for r in answers)
+    assert len(answers) == 7 and all(r["answer"] == "no" for r in answers)
+    assert [r["tag"] for r in answers] == ["screen"] * 6 + ["acute"]  # the acute question comes last
     assert out.records[-1]["text"] == "completed"
     assert load_screening().all_clear in said(out)
 

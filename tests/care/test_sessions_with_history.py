@@ -17,7 +17,7 @@ import pytest
 from companion.care.store import open_store
 from companion.cli import main
 
-SCREENING = ["no"] * 6
+SCREENING = ["no"] * 7  # six red-flag questions, then "is your pain new or much worse?"
 
 
 def script(tmp_path, name: str, screening: bool, pain=(("2", "back"), ("2", "back"))) -> str:
@@ -69,23 +69,56 @@ def test_exercise_two_waits_for_one_then_follows_it(capsys, tmp_path, db):
 
 
 def test_exercise_six_needs_five_weeks_of_exercise_five(capsys, tmp_path, db):
+    """Five continuous weeks: exercise 5 on at least five days of every week, each day after exercise 1."""
     start = datetime(2026, 10, 1, 8, 0)
-    # Exercise 1, 2 and 3 once (so 3 may follow 5), then exercise 5 every few days for 5 weeks.
+    # Exercise 1, 2 and 3 on the first day (so 3 may follow 5), then 1 and 5 on five days of every week.
     session(capsys, tmp_path, db, "mckenzie-1-prone-lying", start, True)
     session(capsys, tmp_path, db, "mckenzie-2-prone-on-elbows", start + timedelta(minutes=20), False)
     session(capsys, tmp_path, db, "mckenzie-3-prone-press-up", start + timedelta(minutes=40), False)
     first_five = start + timedelta(hours=1)
-    day = first_five
-    while day <= first_five + timedelta(weeks=5):
-        session(capsys, tmp_path, db, "mckenzie-5-lying-flexion", day, day.date() != start.date())
-        day += timedelta(days=3)
-    too_early = (first_five + timedelta(weeks=4, days=6)).isoformat(timespec="minutes")
+    for day in range(35):
+        if day % 7 >= 5:
+            continue  # two days off each week
+        morning = start + timedelta(days=day)
+        if day:
+            session(capsys, tmp_path, db, "mckenzie-1-prone-lying", morning, True)  # 1 comes first each day
+        session(capsys, tmp_path, db, "mckenzie-5-lying-flexion", first_five + timedelta(days=day), False)
+    too_early = (start + timedelta(days=32, hours=3)).isoformat(timespec="minutes")  # the fifth week is not over
     code, _, err = run(capsys, db, "mckenzie-6-sitting-flexion", "--user", "ann", "--at", too_early)
     assert code == 1 and "4 of the 5 weeks" in err
-    records = session(capsys, tmp_path, db, "mckenzie-6-sitting-flexion", first_five + timedelta(weeks=5, hours=2),
-                      True)
+    day_35 = start + timedelta(days=35)
+    session(capsys, tmp_path, db, "mckenzie-1-prone-lying", day_35, True)
+    records = session(capsys, tmp_path, db, "mckenzie-6-sitting-flexion", day_35 + timedelta(hours=1), False)
     started = [r["routine_id"] for r in records if r["kind"] == "exercise_started"]
     assert started == ["mckenzie-6-sitting-flexion", "mckenzie-3-prone-press-up"]  # 3 straight after 6
+
+
+def test_sessions_whose_pain_spread_are_no_practice_towards_the_next_exercise(capsys, tmp_path, db):
+    """Five weeks of exercise 5, but in the third week the pain spread down the leg on three of its
+    five days: that week has two days of practice, so exercise 6 is not allowed yet."""
+    start = datetime(2026, 10, 1, 8, 0)
+    spread = (("2", "back"), ("3", "thigh"))
+    session(capsys, tmp_path, db, "mckenzie-1-prone-lying", start, True)
+    session(capsys, tmp_path, db, "mckenzie-2-prone-on-elbows", start + timedelta(minutes=20), False)
+    session(capsys, tmp_path, db, "mckenzie-3-prone-press-up", start + timedelta(minutes=40), False)
+    for day in range(35):
+        if day % 7 >= 5:
+            continue
+        morning = start + timedelta(days=day)
+        if day:
+            session(capsys, tmp_path, db, "mckenzie-1-prone-lying", morning, True)
+        at = morning + timedelta(hours=1)
+        pain = spread if 14 <= day < 17 else (("2", "back"), ("2", "back"))
+        code, out, err = run(capsys, db, "mckenzie-5-lying-flexion", "--user", "ann", "--at",
+                             at.isoformat(timespec="minutes"), "--script",
+                             script(tmp_path, f"m5-{day}", False, pain=pain))
+        assert code == 0, err
+        assert any(json.loads(line)["kind"] == "pain_stop" for line in out.splitlines()) == (pain == spread)
+    day_35 = start + timedelta(days=35)
+    session(capsys, tmp_path, db, "mckenzie-1-prone-lying", day_35, True)
+    code, _, err = run(capsys, db, "mckenzie-6-sitting-flexion", "--user", "ann", "--at",
+                       (day_35 + timedelta(hours=1)).isoformat(timespec="minutes"))
+    assert code == 1 and "exercise five" in err and "Every week needs at least 5" in err
 
 
 def test_acute_profile_is_offered_only_what_suits_the_acute_stage(capsys, tmp_path, db):

@@ -1,8 +1,8 @@
 """Answer quality on the evaluation set (tests/data/questions.yaml), against the issue's targets.
 
 The targets apply to the whole set: >= 90% top-1 on in-scope questions, >= 90% of off-topic
-questions refused, every red-flag question urgent, and at most 2% of in-scope questions
-marked urgent. The tuned and held-out parts are reported separately (run with -s, or read
+questions refused, every red-flag question urgent, and no in-scope question marked urgent;
+top-1 must also reach 90% on the held-out third alone. The tuned and held-out parts are reported separately (run with -s, or read
 the failure message); the held-out third was never used for tuning, so a gap between the
 two is the honest estimate of how much of the tuning was fitted to the questions.
 """
@@ -15,6 +15,8 @@ from collections import Counter
 import pytest
 
 from companion.knowledge.base import load_knowledge
+from companion.knowledge.redflags import SOON, default_detector
+from companion.knowledge.retrieval import SOON_TOPIC
 from bench.evaluation import Metrics, evaluate, load_questions, report
 from companion.knowledge.retrieval import default_answerer
 from tests.conftest import DATA
@@ -31,13 +33,14 @@ def parts() -> dict[str, Metrics]:
 
 def test_the_set_has_the_required_shape() -> None:
     kb = load_knowledge()
+    soon = {SOON_TOPIC + f.id for f in default_detector().spec.flags if f.level == SOON}
     counts = Counter(q.expect for q in QUESTIONS)
     assert len(QUESTIONS) >= 150
     assert counts["off-topic"] >= 30 and counts["urgent"] >= 20
     assert len({q.id for q in QUESTIONS}) == len(QUESTIONS), "question ids must be unique"
     for q in QUESTIONS:
         if q.in_scope:
-            assert q.expect in kb.entries, f"{q.id}: unknown entry {q.expect}"
+            assert q.expect in kb.entries or q.expect in soon, f"{q.id}: unknown entry {q.expect}"
             assert all(a in kb.entries for a in q.accept), q.id
         if q.expect == "urgent":
             assert q.flag, f"{q.id}: a red-flag question names its flag"
@@ -64,7 +67,9 @@ def test_quality_targets(parts: dict[str, Metrics]) -> None:
     assert m.rate(m.top1, m.in_scope) >= 0.90, table
     assert m.rate(m.off_topic_rejected, m.off_topic) >= 0.90, table
     assert m.red_flags_urgent == m.red_flags, table
-    assert m.rate(m.false_urgent, m.in_scope) <= 0.02, table
+    assert m.false_urgent == 0, table
+    held = parts["held_out"]
+    assert held.rate(held.top1, held.in_scope) >= 0.90, table + "\n" + "\n".join(held.failures)
 
 
 def test_red_flags_are_caught_on_both_parts_and_name_the_right_flag(parts: dict[str, Metrics]) -> None:

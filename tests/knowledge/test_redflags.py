@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
-from companion.knowledge.redflags import RedFlag, default_detector, detect
+from companion.knowledge.redflags import LEVELS, SOON, URGENT, RedFlag, default_detector, detect
 
 FLAG_IDS = {"bladder-bowel", "saddle-numbness", "leg-weakness", "fall", "fever", "weight-loss"}
+SOON_IDS = {"night-pain"}
 
 
 def test_the_api_is_small_and_the_advice_says_seek_care_now() -> None:
     flag = detect("I can't feel my bottom when I wipe and my back hurts.")
     assert isinstance(flag, RedFlag)
-    assert [f.name for f in dataclasses.fields(RedFlag)] == ["id", "name", "advice", "heard"]
-    assert flag.id == "saddle-numbness"
+    assert [f.name for f in dataclasses.fields(RedFlag)] == ["id", "name", "advice", "heard", "level"]
+    assert flag.id == "saddle-numbness" and flag.level == URGENT
     assert "urgent" in flag.advice.lower() and "now" in flag.advice.lower()
     assert detect("how should I pick up a heavy box") is None
-    assert {f.id for f in default_detector().spec.flags} == FLAG_IDS
+    assert {f.id for f in default_detector().spec.flags if f.level == URGENT} == FLAG_IDS
+    assert {f.id for f in default_detector().spec.flags if f.level == SOON} == SOON_IDS
 
 
 @pytest.mark.parametrize("text, flag", [
@@ -104,3 +107,85 @@ def test_errs_towards_flagging_leg_weakness(text: str) -> None:
     needs more than phrase matching; a false alarm costs a doctor's visit, a miss costs more.
     """
     assert detect(text).id == "leg-weakness"
+
+
+# -- the issue "clinical safety that holds in a real session": paraphrased red flags -----------------
+
+
+@pytest.mark.parametrize("text, flag", [
+    ("Trouble passing water since my back went", "bladder-bowel"),
+    ("i have difficulty peeing since my back pain started", "bladder-bowel"),
+    ("its hard to wee and my lower back is killing me", "bladder-bowel"),
+    ("Back hurts and I feel hot and shivery", "fever"),
+    ("my back aches and ive got the shivers", "fever"),
+    ("im burning up and my neck is stiff", "fever"),
+    ("ive lost about a stone without trying and my back hurts", "weight-loss"),
+])
+def test_paraphrased_red_flags_are_urgent(text: str, flag: str) -> None:
+    got = detect(text)
+    assert got is not None and got.id == flag and got.level == URGENT, f"{text!r}: got {got}"
+
+
+@pytest.mark.parametrize("text", [
+    "Can a bladder problem cause back pain?",
+    "I have trouble getting off the toilet seat with my bad back",
+    "i have trouble bending to put my socks on",
+    "should i use a hot water bottle on my back",
+    "does a hot shower help my back",
+])
+def test_difficulty_and_heat_words_alone_are_not_red_flags(text: str) -> None:
+    assert detect(text, LEVELS) is None, text
+
+
+# -- "see a doctor soon": night pain --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "Pain wakes me at night",
+    "my back pain keeps me awake most nights",
+    "the ache in my lower back wakes me up around three every morning",
+    "i cant sleep for the pain in my back",
+    "Should I worry that my back pain is worse at night?",
+    "i was woken by the pain in my neck",
+])
+def test_night_pain_is_a_see_a_doctor_soon_flag(text: str) -> None:
+    got = detect(text, LEVELS)
+    assert got is not None and got.id == "night-pain" and got.level == SOON, f"{text!r}: got {got}"
+    assert "doctor" in got.advice and "next few days" in got.advice
+
+
+def test_detect_alone_finds_only_urgent_flags_so_listeners_that_end_a_session_are_unchanged() -> None:
+    assert detect("Pain wakes me at night") is None
+    assert detect("Pain wakes me at night", (SOON,)).id == "night-pain"
+
+
+def test_an_urgent_flag_wins_over_a_see_a_doctor_soon_one() -> None:
+    text = "my back pain wakes me every night and i have a fever"
+    assert detect(text, LEVELS).id == "fever"
+    assert detect(text, (SOON, URGENT)).id == "fever"
+
+
+@pytest.mark.parametrize("text", [
+    "I woke up with terrible back pain, what should I do first?",
+    "I fell asleep on the sofa and woke up with a stiff back",
+    "Is it bad to sleep in the same position all night?",
+    "How should I sleep with a bad back?",
+    "my back pain doesnt wake me at night",
+    "I can't sleep on my back, which position is best?",
+    "the alarm wakes me at six and my back is stiff",
+    "I do my back exercises every night before bed",
+])
+def test_sleep_questions_are_not_night_pain(text: str) -> None:
+    assert detect(text, LEVELS) is None, text
+
+
+def test_every_red_flag_quote_is_verbatim_on_its_lines() -> None:
+    source = Path(__file__).resolve().parents[3] / "shared/source/back-pain-articles.txt"
+    if not source.is_file():
+        pytest.skip(f"source text not found at {source}; quotes cannot be checked without it")
+    lines = source.read_text(encoding="utf-8").splitlines()
+    for flag in default_detector().spec.flags:
+        for src in flag.sources:
+            first, _, last = src.lines.partition("-")
+            window = "\n".join(lines[int(first) - 1: int(last or first)])
+            assert src.quote in window, f"{flag.id}: quote is not on line(s) {src.lines}: {src.quote!r}"

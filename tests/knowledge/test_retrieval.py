@@ -21,6 +21,40 @@ def test_a_red_flag_wins_over_a_good_match(answerer) -> None:
     assert "emergency" in answer.answer
 
 
+@pytest.mark.parametrize("question, flag", [
+    ("Trouble passing water since my back went", "bladder-bowel"),
+    ("Back hurts and I feel hot and shivery", "fever"),
+])
+def test_paraphrased_red_flags_get_the_urgent_answer(answerer, question: str, flag: str) -> None:
+    answer = answerer.ask(question)
+    assert answer.urgent and answer.kind == "urgent" and answer.topic == f"red-flag:{flag}"
+    assert answer.red_flag.id == flag and answer.doctor_soon is None
+
+
+def test_pain_that_wakes_you_gets_see_a_doctor_soon_never_urgent(answerer) -> None:
+    answer = answerer.ask("Pain wakes me at night")
+    assert answer.known and not answer.urgent and answer.kind == "see-doctor-soon"
+    assert answer.topic == "see-doctor-soon:night-pain" and answer.doctor_soon.id == "night-pain"
+    assert answer.red_flag is None, "callers that act on a red flag only act on urgent ones"
+    assert "doctor" in answer.answer and "next few days" in answer.answer
+    record = answer.to_json()
+    assert list(record) == ["answer", "known", "urgent", "topic", "score", "sources"]
+    assert record["urgent"] is False and record["topic"] == "see-doctor-soon:night-pain"
+    assert any(s["lines"] == "21" for s in record["sources"])
+
+
+def test_general_night_pain_questions_get_the_entry_that_says_when_to_see_a_doctor(answerer) -> None:
+    answer = answerer.ask("Is back pain at night something to worry about?")
+    assert answer.topic == "pain-at-night" and not answer.urgent
+    assert "doctor" in answer.answer
+
+
+@pytest.mark.parametrize("question", ["Watching telly all afternoon", "Armchair all day"])
+def test_long_sitting_in_everyday_words_is_the_sitting_topic(answerer, question: str) -> None:
+    answer = answerer.ask(question)
+    assert answer.known and answer.topic == "sitting", answer
+
+
 def test_off_topic_gets_the_friendly_reply(answerer) -> None:
     for question in ("who won the football", "what's the weather like", "will it rain tomorrow"):
         answer = answerer.ask(question)

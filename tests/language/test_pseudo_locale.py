@@ -173,7 +173,8 @@ LAYOUT = [
     re.compile(r"^========  (?P<text>.*)  ========$"),  # an exercise title
     re.compile(r"^\[\d+:\d\d\]  --- (?P<text>.*) \(\d+:\d\d\) ---$"),  # a step title
     # What the user typed (checked too: it is pseudo-text) and the command id it was understood as.
-    re.compile(r"^\[\d+:\d\d\]  YOU SAID: (?P<text>.*)  ->  (?:[a-z_]+|answer: \S+|not a command)$"),
+    re.compile(r"^\[\d+:\d\d\]  YOU SAID: (?P<text>.*)  ->  (?:[a-z_]+|answer: \S+|symptom: \S+|not a command)$"),
+    re.compile(r"^\[\d+:\d\d\]  SYMPTOM: [a-z-]+$"),  # the id of a symptom acted on
     re.compile(r"^\[\d+:\d\d\]  \((?:paused|running), pace x[\d.]+\)$"),  # the session state
     re.compile(r"^\[\d+:\d\d\]  SESSION [A-Z-]+$"),  # why it finished
     re.compile(r"^NOTE: (?P<text>.*)$"),  # a notice

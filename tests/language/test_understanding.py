@@ -81,3 +81,17 @@ def test_a_decision_names_what_was_understood_or_none_when_ignored():
     assert Decision("answer", answer=False).label == "no"
     assert Decision("number", number=0).label == "number:0"
     assert Decision("ignore", reason="too unsure").label is None
+
+
+def test_a_place_answer_for_the_neck_uses_the_arm_places():
+    from companion.engine.events import PlaceEvent
+    from companion.language.heard import Heard
+    from companion.language.interpret import Interpreter
+    from companion.language.vocabulary import load_vocabulary
+
+    interpreter = Interpreter(load_vocabulary())
+    meaning = interpreter.interpret(Heard(1.0, "my shoulder", "keyboard"), 1.0, "arm-place")
+    assert isinstance(meaning.event, PlaceEvent) and meaning.event.place == "shoulder"
+    meaning = interpreter.interpret(Heard(1.0, "my thigh", "keyboard"), 1.0, "place")
+    assert meaning.event.place == "thigh"
+    assert interpreter.interpret(Heard(1.0, "stop", "keyboard"), 1.0, "arm-place").command == "stop"

@@ -67,3 +67,32 @@ def test_normalise():
 def test_no_phrase_belongs_to_two_commands(vocab):
     phrases = vocab.all_phrases()
     assert len(phrases) == sum(len(vocab.phrases(c)) for c in Command)
+
+
+@pytest.mark.parametrize("text", ["back", "my back hurts more", "my back is worse", "back one", "is this the last one",
+                                  "lie on your back"])
+def test_the_word_back_alone_is_never_the_back_command(vocab, text):
+    """ "back" is where it hurts; "my back hurts more" is a symptom (knowledge/symptoms.py), never "go back"."""
+    assert vocab.match(text) is None
+    assert all("back" != phrase for phrase in vocab.phrases(Command.BACK))
+
+
+@pytest.mark.parametrize("text", ["go back", "previous", "previous step", "go back one", "please go back"])
+def test_going_back_is_said_in_so_many_words(vocab, text):
+    assert vocab.match(text).command is Command.BACK
+
+
+def test_back_is_still_a_pain_place_and_the_arm_has_its_own_places(vocab):
+    assert vocab.place("my back") == "back" and vocab.place("back") == "back"
+    assert [vocab.arm_place(t) for t in ("my neck", "shoulder blade", "my elbow", "my wrist", "nowhere")] == \
+        ["neck", "shoulder", "arm", "hand", "none"]
+    assert vocab.arm_place("my calf") is None
+    assert vocab.place_name("shoulder") == "shoulder" and vocab.place_name("below-knee") == "below the knee"
+
+
+def test_the_arm_place_grammar_lists_the_arm_places_stop_and_resume(vocab):
+    from companion.language.grammars import grammar_for
+
+    grammar = grammar_for("arm-place", vocab)
+    assert {"neck", "shoulder", "my arm", "hand", "stop", "resume"} <= set(grammar)
+    assert "thigh" not in grammar and "next" not in grammar

@@ -8,12 +8,16 @@ zone unless ``companion report --at`` names another).
 Reading the records (:mod:`companion.app.records`, written by the session):
 
 * ``pain`` {routine_id, when: before|after, score 0-10 (-1 when unknown), place}
-* ``answered`` {tag, answer, flag_id}: tag "screen" is a red-flag screening question
+* ``answered`` {tag, answer, flag_id}: tag "screen" is a red-flag screening question,
+  "acute" the day's acute-stage question, "seen-doctor" the question about a red flag still open
 * ``red_flag`` {flag_id}: from the screening or from something said in the session
 * ``exercise_started`` / ``exercise_done`` {routine_id}
 * ``pain_stop`` {routine_id, then: gentlest}: the pain rule stopped an exercise and the session went on
-* ``finished`` {reason: completed|stopped|red-flag|pain|...}; a session with no
+* ``finished`` {reason: completed|stopped|red-flag|pain|acute|...}; a session with no
   ``finished`` record and no end time was killed or is still running.
+
+Red flags themselves (open until the person has seen a doctor) come from the
+store's flags table (:meth:`~companion.care.store.Store.flags`).
 """
 
 from __future__ import annotations
@@ -24,16 +28,17 @@ from functools import lru_cache
 from typing import Any
 
 from companion.care.profiles import Profile
-from companion.care.progression import check, family, load_progression_text, today_report
+from companion.care.progression import check, family, find_setbacks, load_progression_text, today_report
 from companion.care.report.wording import ReportWords, load_wording
-from companion.care.store import SessionRow, Store
+from companion.care.session_setup import day_state, for_today, today_view
+from companion.care.store import FlagRow, SessionRow, Store
 from companion.content.library import Library
 from companion.engine.pain import judge
 from companion.knowledge.redflags import default_detector
 
 UNKNOWN_SCORE = "?"
 # Session endings with their own words; any other reason reads "Ended: <reason>".
-STOP_ENDINGS = ("red-flag", "pain", "stopped", "interrupted")
+STOP_ENDINGS = ("red-flag", "pain", "stopped", "interrupted", "acute")
 
 
 # -- data ---------------------------------------------------------------------------
@@ -86,6 +91,18 @@ class Incident:
 
 
 @dataclass(frozen=True)
+class FlagView:
+    """A red flag in the report: open at the report's time, or raised or cleared in its period."""
+
+    raised_at: datetime
+    flag_id: str
+    name: str
+    how: str  # how it was raised, in words
+    open: bool
+    status: str  # open, or when and by whom it was cleared, in words
+
+
+@dataclass(frozen=True)
 class PainPoint:
     """One session's pain: the first score before and the last score after its exercises."""
 
@@ -115,6 +132,7 @@ class ReportData:
     today: dict[str, Any]
     completed_total: int = 0
     titles: dict[str, str] = field(default_factory=dict)
+    flags: list[FlagView] = field(default_factory=list)
 
     @property
     def start(self) -> datetime:
@@ -254,6 +272,16 @@ def collect(store: Store, user: str, now: datetime, library: Library, days: int 
                     last_after = entry
                 row(at, routine or current, f"pain-{when}" if when else "pain",
                     "" if score is None else score, words.places.get(place, place))
+            elif kind == "answered" and record.get("tag") == "seen-doctor":
+                answer = str(record.get("answer") or "")
+                flag = str(record.get("flag_id") or "")
+                row(at, None, "seen-doctor", answer, flag_name(flag, words))
+                if answer != "yes":  # the flag stays open; the session ended with its advice
+                    flagged = True
+                    incidents.append(Incident(at, "red-flag", words.stops["red-flag"].label, said.safety_questions,
+                                              said.seen_doctor_no.format(flag=flag_name(flag, words))))
+            elif kind == "answered" and record.get("tag") == "acute":
+                row(at, None, "acute", str(record.get("answer") or ""))
             elif kind == "answered" and record.get("tag") == "screen":
                 answer = str(record.get("answer") or "")
                 flag = str(record.get("flag_id") or "")
@@ -373,11 +401,40 @@ def collect(store: Store, user: str, now: datetime, library: Library, days: int 
 
     incidents.sort(key=lambda i: i.at)
     pain_points.sort(key=lambda p: p.at)
+    rules_profile = for_today(profile, day_state(store, user, now).acute_today)
+    setbacks = find_setbacks(history, store.events)  # a session whose pain spread is no practice
     return ReportData(user=user, now=now, days=day_list, profile=profile, sessions=sessions, columns=columns,
                       rows=rows, incidents=incidents, pain=pain_points, events=csv,
-                      mckenzie=_mckenzie(history, now, library, profile, start, words),
-                      today=today_report(user, history, now, library, profile),
-                      completed_total=completed_total, titles=titles)
+                      mckenzie=_mckenzie(history, now, library, rules_profile, start, words, setbacks),
+                      today=today_view(store, profile, now, library) if profile is not None
+                      else today_report(user, history, now, library, profile, setbacks=setbacks),
+                      completed_total=completed_total, titles=titles,
+                      flags=_flags(store.flags(user), start, now, words))
+
+
+def _flags(flags: list[FlagRow], start: datetime, now: datetime, words: ReportWords) -> list[FlagView]:
+    """Every flag open at ``now``, and those raised or cleared between ``start`` and ``now``, oldest first."""
+    page, zone = words.page, now.tzinfo
+    how = {"screen": page.flag_from_screen, "session": page.flag_from_session, "ask": page.flag_from_ask}
+    views = []
+    for flag in flags:
+        if flag.raised_at > now:
+            continue
+        still = flag.open_at(now)
+        cleared = flag.cleared_at if not still else None
+        if not still and flag.raised_at < start and (cleared is None or cleared < start):
+            continue
+        if cleared is None:
+            status = page.flag_open
+        else:
+            when = _local(cleared, zone).strftime("%Y-%m-%d %H:%M")
+            template = page.flag_cleared_caregiver if flag.cleared_by == "caregiver" else page.flag_cleared_person
+            status = template.format(when=when)
+            if flag.note:
+                status = page.flag_note.format(text=status, note=flag.note)
+        views.append(FlagView(_local(flag.raised_at, zone), flag.flag_id, flag_name(flag.flag_id, words),
+                              how.get(flag.source, flag.source), still, status))
+    return views
 
 
 def _latest_id(sessions: list[SessionRow]) -> int | None:
@@ -385,7 +442,7 @@ def _latest_id(sessions: list[SessionRow]) -> int | None:
 
 
 def _mckenzie(history: list[Any], now: datetime, library: Library, profile: Profile | None,
-              start: datetime, words: ReportWords) -> dict[str, Any]:
+              start: datetime, words: ReportWords, setbacks: frozenset[Any] = frozenset()) -> dict[str, Any]:
     """The McKenzie stage: which exercises are done, allowed now, not yet (and why), and what is next."""
     text = load_progression_text()
     if text.first_aid not in library.routines:
@@ -398,7 +455,7 @@ def _mckenzie(history: list[Any], now: datetime, library: Library, profile: Prof
             period[p.routine_id] = period.get(p.routine_id, 0) + 1
     rows = []
     for rid in members:
-        verdict = check(rid, history, now, library, profile, text=text)
+        verdict = check(rid, history, now, library, profile, text=text, setbacks=setbacks)
         routine = library.routines[rid]
         rows.append({"routine_id": rid, "title": routine.title, "allowed": verdict.allowed,
                      "reason": verdict.reason, "done_ever": rid in ever, "done_period": period.get(rid, 0),
@@ -420,4 +477,4 @@ def _mckenzie(history: list[Any], now: datetime, library: Library, profile: Prof
     return {"stage": stage, "next": nxt, "rows": rows}
 
 
-__all__ = ["Cell", "Column", "DayRow", "Incident", "PainPoint", "ReportData", "collect", "flag_name"]
+__all__ = ["Cell", "Column", "DayRow", "FlagView", "Incident", "PainPoint", "ReportData", "collect", "flag_name"]

@@ -72,6 +72,7 @@ def render_html(data: ReportData, chart: bytes | None = None, chart_note: str = 
         "summary": [(len(data.sessions), page.sessions), (data.completed_total, page.completed),
                     (red_flags, page.one_red_flag if red_flags == 1 else page.many_red_flags),
                     (stops, page.stops)],
+        "flags": _flags(data),
         "incidents": _incidents(data),
         "adherence": _adherence(data, words),
         "pain": _pain(data, words, chart, chart_note),
@@ -94,6 +95,11 @@ def render(data: ReportData) -> tuple[str, str]:
 
 
 # -- the sections: plain values for the templates -----------------------------------------
+
+
+def _flags(data: ReportData) -> list[dict[str, Any]]:
+    return [{"open": flag.open, "when": f"{day_label(flag.raised_at.date())} {flag.raised_at.strftime('%H:%M')}",
+             "name": flag.name, "how": flag.how, "status": flag.status} for flag in data.flags]
 
 
 def _incidents(data: ReportData) -> list[dict[str, str]]:
@@ -168,7 +174,9 @@ def _mckenzie(data: ReportData, words: ReportWords) -> dict[str, Any]:
         "rows": m["rows"],
         "due_heading": page.due_heading.format(day=day_label(at.date()), time=at.strftime("%H:%M")),
         "due": [(heading, [row["reason"] for row in rows]) for heading, rows in groups if rows],
-        "others": [row["reason"] for row in today["not_yet"] if row["routine_id"] not in mckenzie_ids],
+        # While a red flag is open every routine has the same reason: said once.
+        "others": list(dict.fromkeys(row["reason"] for row in today["not_yet"]
+                                     if row["routine_id"] not in mckenzie_ids)),
     }
 
 

@@ -20,7 +20,7 @@ from companion.content.locale import data_file
 from companion.engine.pain import PLACE_ORDER
 
 # The codes the report's data uses; each needs its words in every language.
-STOP_KINDS = ("red-flag", "pain", "stopped", "interrupted", "unfinished")
+STOP_KINDS = ("red-flag", "pain", "stopped", "interrupted", "unfinished", "acute")
 STATUSES = ("met", "part", "missed", "open", "before")
 SCREENING = ("passed", "red-flag")
 
@@ -57,6 +57,7 @@ class EventWords:
     unsaved_label: str
     unsaved_one: str
     unsaved_many: str
+    seen_doctor_no: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,19 @@ class PageWords:
     one_red_flag: str
     many_red_flags: str
     stops: str
+    flags_heading: str
+    no_flags: str
+    flag_raised: str
+    flag_what: str
+    flag_how: str
+    flag_status: str
+    flag_from_screen: str
+    flag_from_session: str
+    flag_from_ask: str
+    flag_open: str
+    flag_cleared_person: str
+    flag_cleared_caregiver: str
+    flag_note: str
     incidents_heading: str
     no_incidents: str
     incident_when: str
