@@ -44,20 +44,34 @@ def test_real_clock_session_takes_commands_from_the_queue(library):
 
 
 def test_session_log_keeps_every_event_when_the_process_is_killed(tmp_path):
-    """Start a real session with typed commands, SIGKILL it mid-hold, read the log."""
+    """Start a real session with typed commands, SIGKILL it mid-hold, read the log.
+
+    It waits for the lines the program prints, never for a fixed time, so a busy machine
+    only makes it slower."""
     env = {**os.environ, "COMPANION_HOME": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "companion", "run", "wall-standing", "--keyboard", "--text"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
+
+    def wait_for(needle: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line or needle in line:
+                return
+        raise AssertionError(f"never printed {needle!r}")
+
     try:
-        time.sleep(1.5)
+        wait_for("WALL STANDING")
         proc.stdin.write("next\nnext\n")  # skip the intro; the safety note refuses to be skipped
         proc.stdin.flush()
-        time.sleep(1.0)
+        wait_for("YOU SAID: 'next'")
+        wait_for("YOU SAID: 'next'")
         proc.stdin.write("how long left\n")
         proc.stdin.flush()
-        time.sleep(1.0)
+        wait_for("ANSWER")  # the answer to it is printed...
+        proc.stdout.readline()  # ...and once the next record is, every output has the answer too
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
