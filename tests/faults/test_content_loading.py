@@ -102,8 +102,10 @@ BOUNDED = textwrap.dedent("""\
     {body}
     finally:
         sys.stdout.flush()
-        print(f"\\n@@bounds {{time.monotonic() - started:.3f}} {{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}",
-              file=sys.stderr)
+        # VmHWM is this process's own peak; ru_maxrss would also count the test runner's size at fork
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        print(f"\\n@@bounds {{time.monotonic() - started:.3f}} {{peak}}", file=sys.stderr)
     sys.exit(code)
 """)
 
