@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from companion.app.native_noise import native_stderr_logged
 from companion.app.home_wiring import CannotHear, HomeOptions, run_home
 from companion.care.store import StoreError, open_store
 from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
                           model=Path(args.model) if args.model else None, no_log=args.no_log, user=args.user,
                           name=name, db=db)
     try:
-        run_home(lib, options)
+        with native_stderr_logged():  # the sound libraries' own lines go to a log, not over what it says
+            run_home(lib, options)
     except CannotHear as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM

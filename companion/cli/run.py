@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from companion.app.devices import LiveIO
 from companion.app.inputs import ScriptError, parse_script
+from companion.app.native_noise import native_stderr_logged
 from companion.app.outputs import clock_text
 from companion.app.session import SessionOptions, run_session
 from companion.care.session_setup import SetupError, prepare
@@ -130,18 +132,20 @@ def run(args: argparse.Namespace) -> int:
     except SetupError as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM
-    live_io = None
-    if not opts.virtual_clock:
-        live_io = LiveIO(load_vocabulary(), speech=not opts.text, voice=not (opts.no_voice or opts.script),
-                         keyboard=opts.keyboard, engine=opts.engine, model=opts.model)
-    try:
-        result = run_session(lib, entry, SessionOptions(json=opts.json, no_log=opts.no_log), live_io,
-                             opts.script, setup)
-    finally:
-        if live_io:
-            live_io.close()
-        if setup.store is not None:
-            setup.store.close()
+    # The sound libraries' own lines ("underrun occurred") go to a log, not over the cues.
+    with nullcontext() if opts.virtual_clock else native_stderr_logged():
+        live_io = None
+        if not opts.virtual_clock:
+            live_io = LiveIO(load_vocabulary(), speech=not opts.text, voice=not (opts.no_voice or opts.script),
+                             keyboard=opts.keyboard, engine=opts.engine, model=opts.model)
+        try:
+            result = run_session(lib, entry, SessionOptions(json=opts.json, no_log=opts.no_log), live_io,
+                                 opts.script, setup)
+        finally:
+            if live_io:
+                live_io.close()
+            if setup.store is not None:
+                setup.store.close()
     if not opts.json:
         print(f"Session {result.reason} after {clock_text(result.seconds)} (minutes:seconds).")
         if result.log_path:

@@ -142,5 +142,7 @@ def test_with_speech_on_it_ignores_its_own_voice_and_still_hears_stop(fake_mic, 
         assert acted == [], "\n".join(session.seen)
         assert not any("(paused" in line for line in session.seen), "\n".join(session.seen)
         assert any("Stand with your back to a wall" in line for line in session.seen)
+        noise = [line for line in session.seen if "ALSA lib" in line or "Expression '" in line]
+        assert noise == [], "the sound libraries' own lines reached the screen:\n" + "\n".join(noise)
         assert stop_by_voice(fake_mic, session), \
             "no spoken stop was acted on:\n" + "\n".join(session.seen[-20:])
