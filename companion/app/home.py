@@ -61,12 +61,14 @@ class Home:
                  listen_for: Callable[[list[str]], None], policy: Policy = Policy(), name: str = "",
                  due: Callable[[], list[tuple[str, int, int]]] | None = None,
                  speaking: Callable[[], bool] = lambda: False, hush: Callable[[], None] = lambda: None,
-                 echo_cancelled: Callable[[], bool] = lambda: False):
+                 echo_cancelled: Callable[[], bool] = lambda: False,
+                 on_red_flag: Callable[[str], None] = lambda flag_id: None):
         """``speaking()`` is true while the menu's own voice may still reach the microphone;
-        ``hush()`` silences it at once."""
+        ``hush()`` silences it at once; ``on_red_flag(flag_id)`` is told of a red flag in a question."""
         self.menu = Menu(library, vocabulary)
         self.understanding = Understanding(vocabulary, policy, echo_cancelled)
         self.speaking, self.hush = speaking, hush
+        self.on_red_flag = on_red_flag
         self.due = due or (lambda: due_today(library, done_today()))
         self.library, self.phrases, self.inbox = library, phrases, inbox
         self.say, self.run, self.listen_for = say, run, listen_for
@@ -113,7 +115,10 @@ class Home:
         answerer = default_answerer()
         if self._reminder is None:
             self._reminder = TreatmentReminder(answerer.replies.treatment_reminder)
-        self.say(self._reminder.text(answerer.ask(question)))
+        answer = answerer.ask(question)
+        self.say(self._reminder.text(answer))
+        if answer.red_flag is not None:
+            self.on_red_flag(answer.red_flag.id)
         self.say(self.phrases.home_next)
 
     def handle(self, heard: Heard) -> bool:

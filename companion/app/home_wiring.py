@@ -13,7 +13,6 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from companion.app.devices import LiveIO, SharedOutput
 from companion.app.home import Home, done_today, due_today
@@ -25,7 +24,6 @@ from companion.care.session_setup import SetupError, day_state, for_today, prepa
 from companion.care.store import StoreError, open_store
 from companion.content.library import Library
 from companion.content.phrases import load_phrases
-from companion.knowledge.redflags import detect
 from companion.language.vocabulary import load_vocabulary
 
 
@@ -44,20 +42,6 @@ class HomeOptions:
 
 class CannotHear(Exception):
     """Neither a microphone nor a terminal to type in: the menu would wait forever."""
-
-
-class _PersonHome(Home):
-    """The menu for a known person: a red flag in a question asked at the menu is kept for them."""
-
-    def __init__(self, *args: object, keep_flag: Callable[[str], None], **kwargs: object):
-        super().__init__(*args, **kwargs)
-        self._keep_flag = keep_flag
-
-    def _answer(self, question: str) -> None:
-        super()._answer(question)
-        flag = detect(question)
-        if flag is not None:
-            self._keep_flag(flag.id)
 
 
 def run_home(lib: Library, options: HomeOptions) -> None:
@@ -135,11 +119,8 @@ def run_home(lib: Library, options: HomeOptions) -> None:
 
     common = dict(name=options.name, due=due, speaking=live_io.speaking, hush=live_io.hush,
                   echo_cancelled=live_io.echo_cancelled)
-    if options.user:
-        home: Home = _PersonHome(lib, live_io.vocabulary, phrases, live_io.inbox, menu_say, run, live_io.listen_for,
-                                 keep_flag=keep_flag, **common)
-    else:
-        home = Home(lib, live_io.vocabulary, phrases, live_io.inbox, menu_say, run, live_io.listen_for, **common)
+    home = Home(lib, live_io.vocabulary, phrases, live_io.inbox, menu_say, run, live_io.listen_for,
+                on_red_flag=keep_flag if options.user else (lambda flag_id: None), **common)
     live_io.start()
     try:
         home.loop()

@@ -162,3 +162,17 @@ def test_its_own_question_prompt_coming_back_is_not_taken_for_the_question(libra
     home.loop()
     answers = said[said.index(load_phrases().ask_question) + 1:]
     assert hushed == [] and answers and answers[0] != load_phrases().home_unknown
+
+
+def test_a_red_flag_in_a_question_at_the_menu_is_handed_on_to_be_kept(library):
+    """The menu tells its owner (who keeps it for the person) of a red flag; other questions pass."""
+    inbox: queue.Queue = queue.Queue()
+    for text in ("I have a question", "I can't control my bladder since my back went", "I have a question",
+                 "how should I lift a heavy box", "goodbye"):
+        inbox.put(Heard(0, text, "keyboard"))
+    inbox.put(None)
+    said, flags = [], []
+    home = Home(library, load_vocabulary(), load_phrases(), inbox, said.append, lambda entry_id: None,
+                lambda phrases: None, on_red_flag=flags.append)
+    home.loop()
+    assert flags == ["bladder-bowel"]
