@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from companion.content.locale import data_file
 from companion.content.yamlsource import Problem, SourceDoc, field_name
@@ -205,22 +205,35 @@ def example_problems(rows: Sequence, doc: SourceDoc, key: str, what: str,
     return problems
 
 
-def load_redflags(path: Path | None = None) -> LoadedRedFlags:
-    """Read and check the red-flag file: schema, concept names, and each flag's own examples."""
-    spec, doc = read_model(path or data_file("redflags.yaml"), RedFlagFile)
+D = TypeVar("D")
+
+
+def load_concept_file(path: Path, model: type[ConceptFile], key: str, noun: str, what: str,
+                      make: Callable[[Any], D], detect: Callable[[D, str], Any]) -> tuple[D | None, list[Problem]]:
+    """Read a file of concepts and patterns (red flags, symptoms) and check it: the schema, the concept
+    names, then each row's own examples against the detector ``make`` builds (``detect`` runs it).
+    The detector is returned only when there is no problem at all."""
+    spec, doc = read_model(path, model)
     if spec is None:
-        return LoadedRedFlags(None, doc.problems)
-    problems = concept_problems(spec, doc, "flags", "flag")
+        return None, doc.problems
+    problems = concept_problems(spec, doc, key, noun)
     if problems:
-        return LoadedRedFlags(None, problems)
-    detector = RedFlagDetector(spec)
+        return None, problems
+    detector = make(spec)
 
     def find(text: str) -> tuple[str, tuple[str, ...]] | None:
-        flag = detector.detect(text, LEVELS)
-        return None if flag is None else (flag.id, flag.heard)
+        got = detect(detector, text)
+        return None if got is None else (got.id, got.heard)
 
-    problems = example_problems(spec.flags, doc, "flags", "a red flag", find)
-    return LoadedRedFlags(None if problems else detector, problems)
+    problems = example_problems(getattr(spec, key), doc, key, what, find)
+    return (None if problems else detector), problems
+
+
+def load_redflags(path: Path | None = None) -> LoadedRedFlags:
+    """Read and check the red-flag file: schema, concept names, and each flag's own examples."""
+    detector, problems = load_concept_file(path or data_file("redflags.yaml"), RedFlagFile, "flags", "flag",
+                                           "a red flag", RedFlagDetector, lambda d, text: d.detect(text, LEVELS))
+    return LoadedRedFlags(detector, problems)
 
 
 def _field(path: tuple) -> str:

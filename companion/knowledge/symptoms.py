@@ -24,9 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from companion.content.locale import data_file
-from companion.content.model_file import read_model
 from companion.content.yamlsource import Problem
-from companion.knowledge.redflags import ConceptMatcher, concept_problems, example_problems
+from companion.knowledge.redflags import ConceptMatcher, load_concept_file
 from companion.knowledge.schema import SymptomFile
 
 
@@ -62,20 +61,9 @@ class LoadedSymptoms:
 
 def load_symptoms(path: Path | None = None) -> LoadedSymptoms:
     """Read and check the symptom file: schema, concept names, and each finding's own examples."""
-    spec, doc = read_model(path or data_file("symptoms.yaml"), SymptomFile)
-    if spec is None:
-        return LoadedSymptoms(None, doc.problems)
-    problems = concept_problems(spec, doc, "findings", "finding")
-    if problems:
-        return LoadedSymptoms(None, problems)
-    detector = SymptomDetector(spec)
-
-    def find(text: str) -> tuple[str, tuple[str, ...]] | None:
-        got = detector.detect(text)
-        return None if got is None else (got.id, got.heard)
-
-    problems = example_problems(spec.findings, doc, "findings", "a symptom", find)
-    return LoadedSymptoms(None if problems else detector, problems)
+    detector, problems = load_concept_file(path or data_file("symptoms.yaml"), SymptomFile, "findings", "finding",
+                                           "a symptom", SymptomDetector, lambda d, text: d.detect(text))
+    return LoadedSymptoms(detector, problems)
 
 
 @lru_cache(maxsize=1)
