@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from typing import Any
 
 from companion.care.profiles import CAREGIVER_PRESET, Profile, ProfileError, set_value
@@ -19,7 +18,7 @@ from companion.care.screening import flag_words
 from companion.care.store import DuplicateProfile, FlagRow, Store
 from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from companion.cli.store_option import add_db, unknown_person, with_store
-from companion.cli.time_option import MomentError, parse_moment
+from companion.cli.time_option import moment_or_now
 
 Sub = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -267,10 +266,8 @@ def cmd_profile_clear_flag(args: argparse.Namespace) -> int:
         print("A red flag is cleared only once a doctor has seen the person about it: add --seen-doctor to "
               "record that.", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        at = parse_moment(args.at) if args.at is not None else datetime.now().astimezone()
-    except MomentError as exc:
-        print(exc, file=sys.stderr)
+    at = moment_or_now(args.at)
+    if at is None:
         return EXIT_USAGE
     at = at if at.tzinfo is not None else at.astimezone()
 

@@ -13,7 +13,6 @@ import difflib
 import os
 import sqlite3
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from companion.care.report.collect import collect
@@ -22,7 +21,7 @@ from companion.care.store import StoreError, default_db_path, open_store, unread
 from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from companion.cli.private_files import WriteFailed, write_private_files
 from companion.cli.routine_files import routine_dirs
-from companion.cli.time_option import MomentError, parse_moment
+from companion.cli.time_option import moment_or_now
 from companion.content.library import load_library
 
 MAX_DAYS = 366
@@ -100,10 +99,8 @@ def _write(outputs: list[tuple[Path, str, str]]) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        now = parse_moment(args.at) if args.at is not None else datetime.now().astimezone()
-    except MomentError as exc:
-        print(exc, file=sys.stderr)
+    now = moment_or_now(args.at)
+    if now is None:
         return EXIT_USAGE
     now = now.astimezone() if now.tzinfo is None else now  # the report is in --at's own zone, if it names one
     if not 1 <= args.days <= MAX_DAYS:

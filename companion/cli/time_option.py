@@ -10,6 +10,7 @@ use; anything else is refused here, before any database is opened.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta
 
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
@@ -64,3 +65,15 @@ def parse_moment(text: str, option: str = "--at") -> datetime:
 
 
 __all__ = ["EARLIEST_YEAR", "LATEST_YEAR", "MomentError", "parse_moment"]
+
+
+def moment_or_now(text: str | None, option: str = "--at") -> datetime | None:
+    """``text`` read by :func:`parse_moment`, or now when it was not given; None, after saying why
+    on stderr, when it is refused (the caller then exits with a usage error)."""
+    if text is None:
+        return datetime.now().astimezone()
+    try:
+        return parse_moment(text, option)
+    except MomentError as exc:
+        print(exc, file=sys.stderr)
+        return None

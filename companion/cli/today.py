@@ -10,14 +10,13 @@ import argparse
 import json
 import shlex
 import sys
-from datetime import datetime
 
 from companion.care.session_setup import today_view, today_view_lines
 from companion.care.store import Store
 from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
 from companion.cli.routine_files import routine_dirs
 from companion.cli.store_option import unknown_person, with_store
-from companion.cli.time_option import MomentError, parse_moment
+from companion.cli.time_option import moment_or_now
 from companion.content.library import load_library
 
 
@@ -33,10 +32,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argp
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        now = parse_moment(args.at) if args.at is not None else datetime.now().astimezone()
-    except MomentError as exc:
-        print(exc, file=sys.stderr)
+    now = moment_or_now(args.at)
+    if now is None:
         return EXIT_USAGE
     library = load_library(routine_dirs(args))
     if library.problems:
