@@ -1,6 +1,6 @@
 """The rule of the house, checked on every import in the package (lazy ones inside functions too).
 
-    cli -> app -> care -> knowledge -> language -> speech -> engine -> content
+    cli -> web -> app -> care -> knowledge -> language -> speech -> engine -> content
 
 A module imports only from its own room or the rooms to its right. The test set
 generator and the evaluation harnesses live in bench/, outside the wheel, and
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-LAYERS = ("cli", "app", "care", "knowledge", "language", "speech", "engine", "content")
+LAYERS = ("cli", "web", "app", "care", "knowledge", "language", "speech", "engine", "content")
 PACKAGE = ROOT / "companion"
 
 

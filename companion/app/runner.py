@@ -24,7 +24,7 @@ from companion.language.heard import Heard
 from companion.app.outputs import Output, TextPrinter
 from companion.app.records import cue_record, heard_record, note_record
 from companion.language.interpret import Interpreter
-from companion.language.understanding import Understanding
+from companion.language.understanding import ANSWER_GRACE_SECONDS, Understanding
 from companion.language.vocabulary import Vocabulary
 
 REFRESH_SECONDS = 0.25
@@ -61,6 +61,8 @@ class Runner:
         self._reminder: TreatmentReminder | None = None
         self.first_step = 0  # > 0 when resuming an interrupted session
         self._unsure: Event | None = None  # a spoken number or place we asked the user to confirm
+        self._unsure_question = ""  # and how we asked ("I heard: 3. Is that right? Say yes or no.")
+        self._last_spoken = ("", float("-inf"))  # the sentence last seen being spoken, and when (clock time)
 
     # -- output ---------------------------------------------------------------
 
@@ -94,10 +96,35 @@ class Runner:
 
     def speaking(self) -> bool:
         """True while the companion is still talking (plus its echo tail)."""
-        return self.voice is not None and self.voice.speaking()
+        if self.voice is None or not self.voice.speaking():
+            return False
+        self._last_spoken = (self.voice.speaking_text(), self.clock.now())
+        return True
 
     def speaking_text(self) -> str:
         return self.voice.speaking_text() if self.voice is not None else ""
+
+    def _spoken_over(self, heard: Heard) -> tuple[bool, str]:
+        """Whether ``heard`` was said over the companion's voice, and what it was saying then.
+
+        While it speaks (or its echo tail lasts), what it is saying. An utterance that began over
+        it and is understood after it stopped is still one said over its voice; when what it said
+        last was the question waiting for an answer, and it stopped no more than
+        :data:`ANSWER_GRACE_SECONDS` ago, it was said over that question (so a yes or no in it
+        counts); otherwise what it was saying is not known ("")."""
+        if heard.recognition is None:
+            return False, ""
+        if self.speaking():
+            return True, self.speaking_text()
+        if not heard.over_speech:
+            return False, ""
+        text, seen = self._last_spoken
+        recent = self.clock.now() - seen <= ANSWER_GRACE_SECONDS
+        return True, text if recent and text and text == self.question() else ""
+
+    def question(self) -> str:
+        """The yes/no question waiting for its answer: a read-back of ours, else the session's own."""
+        return self._unsure_question if self._unsure is not None else self.session.question
 
     def hear(self, heard: Heard) -> None:
         """Understand one utterance and feed it to the engine; stop cuts speech off first.
@@ -116,15 +143,22 @@ class Runner:
         if self._question_open and heard.source != "device-lost":
             if self._answer_question(heard, at):
                 return
-        speaking = heard.recognition is not None and (self.speaking() or heard.over_speech)
-        meaning = self.interpreter.interpret(heard, at, self.session.awaiting, speaking,
-                                             self.speaking_text() if speaking else "")
+        speaking, spoken = self._spoken_over(heard)
+        meaning = self.interpreter.interpret(heard, at, self.session.awaiting, speaking, spoken, self.question())
         event, command, how = meaning.event, meaning.command, meaning.how
+        if speaking and isinstance(event, AnswerEvent):
+            for output in self.outputs:
+                output.interrupt()  # answered while still asking: the rest of the question goes unsaid
         if self._listened(heard, speaking) and not isinstance(event, (AnswerEvent, NumberEvent, PlaceEvent)):
             if self._red_flag(heard.text, at):
                 return
             if command != Command.STOP.value and self._symptom(heard, at):
                 return  # "stop" still wins: a stop phrase is never turned into a symptom question
+            if how == "question":  # a spoken question mid-session (a sentence Whisper heard): answer it
+                self._emit_record(heard_record(at, heard.text, None, "question"))
+                answer = self._knowledge().ask(heard.text)
+                self._emit(self.session.feed(Told(at, self._reminder.text(answer))))
+                return
         if command == Command.STOP.value:
             for output in self.outputs:
                 output.interrupt()
@@ -147,7 +181,7 @@ class Runner:
     def _confirm_unsure(self, event: Event, heard: Heard, at: float) -> Event | None:
         """A pain score or place heard unclearly is read back first; a wrong one is worse than asking."""
         if self._unsure is not None and isinstance(event, AnswerEvent):
-            unsure, self._unsure = self._unsure, None
+            unsure, self._unsure, self._unsure_question = self._unsure, None, ""
             if event.answer:
                 return replace(unsure, at=at)
             self._emit(self.session.feed(Told(at, self.phrases.say_again)))
@@ -155,7 +189,8 @@ class Runner:
         if isinstance(event, (NumberEvent, PlaceEvent)) and not self.interpreter.sure_enough(heard):
             value = event.value if isinstance(event, NumberEvent) else self.vocabulary.place_name(event.place)
             self._unsure = event
-            self._emit(self.session.feed(Told(at, self.phrases.check_heard.format(value=value))))
+            self._unsure_question = self.phrases.check_heard.format(value=value)
+            self._emit(self.session.feed(Told(at, self._unsure_question)))
             return None
         return event
 
@@ -295,5 +330,6 @@ class Runner:
                 self._emit(self.session.feed(Tick(heard.at)))
                 if not self.session.finished:
                     self.hear(heard)
+            self.speaking()  # notes what is being said, for an answer begun over it (see _spoken_over)
             if self._live is not None:
                 self._live.show_status(self.session.status(self.clock.now()))

@@ -1,9 +1,10 @@
-"""``companion ask [--json] [--text] ["QUESTION"]``: answer one back-care question.
+"""``companion ask [--json] [--text] [--audio FILE.wav] ["QUESTION"]``: answer one back-care question.
 
 The answer is printed and, unless ``--text``, spoken (when speech cannot work
 here it says once why, and carries on in text, as sessions do); with no
 question it listens for one (:mod:`companion.app.ask`). ``--json`` prints exactly ``{"answer", "known", "urgent", "topic",
-"score", "sources"}`` on one line, so scripts and tests can rely on it.
+"score", "sources"}`` on one line, so scripts and tests can rely on it; with ``--audio`` the
+question is decoded from a recording and the JSON adds ``transcript`` and ``decode_ms``.
 
 With ``--user NAME`` a red flag found in the question is kept for that person
 (:meth:`companion.care.store.Store.raise_flag`): their sessions and ``companion
@@ -17,6 +18,7 @@ import json
 import shlex
 import sys
 from datetime import datetime
+from pathlib import Path
 
 from companion.app import ask as spoken
 from companion.care.store import Store
@@ -33,6 +35,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argp
     p.add_argument("--json", action="store_true",
                    help='print {"answer", "known", "urgent", "topic", "score", "sources"} as JSON')
     p.add_argument("--text", action="store_true", help="print only; do not speak")
+    p.add_argument("--audio", metavar="FILE.wav",
+                   help="answer the question spoken in this recording (--json then adds transcript and decode_ms)")
     p.add_argument("--user", metavar="NAME",
                    help="who is asking: a red flag in the question is kept for them until they have seen a doctor")
     add_db(p)
@@ -47,7 +51,26 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:  # broken knowledge files: say so, like `run` does for routines
         print(f"{exc}", file=sys.stderr)
         return EXIT_PROBLEM
-    if not question:
+    heard: dict[str, object] = {}
+    if args.audio and question:
+        print("Give either a typed question or --audio FILE, not both.", file=sys.stderr)
+        return EXIT_USAGE
+    if args.audio:
+        try:
+            question, decode_ms = spoken.transcribe_file(Path(args.audio))
+        except spoken.HeardNothing as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_PROBLEM
+        heard = {"transcript": question, "decode_ms": round(decode_ms, 1)}
+        if not question:
+            if args.json:
+                print(json.dumps({"answer": "", "known": False, "urgent": False, "topic": None, "score": 0.0,
+                                  "sources": [], **heard}))
+            print(f"No question was heard in {args.audio}.", file=sys.stderr)
+            return EXIT_PROBLEM
+        if not args.json:
+            print(f"Heard: {question}", file=sys.stderr)
+    elif not question:
         question = spoken.listen_for_question()
     if not question:
         print(answerer.replies.listening_needs_voice, file=sys.stderr)
@@ -58,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         record = answer.to_json()
         record["answer"] = said
-        print(json.dumps(record))
+        print(json.dumps({**record, **heard}))
     else:
         print(said)
         if answer.known and answer.sources and not answer.urgent:

@@ -1,4 +1,12 @@
-"""``companion listen``: decode WAV files, or the microphone, and say what was understood."""
+"""``companion listen``: decode WAV files, or the microphone, and say what was understood.
+
+``--state`` names the dialogue state to hear a recording in (the grammar, and
+what the session would be waiting for), so that a file is judged exactly as a
+live session would judge it (:mod:`companion.app.hearing`). ``--json`` gives one
+object per file: ``file``, ``state``, ``transcript`` (and ``text``, the same),
+``command``, ``decision`` ("act", "confirm" or "ignore"), ``reason``,
+``confidence``, ``decode_ms``, ``engine`` and ``evidence`` (each model's view).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from companion.app import devices
-from companion.language.understanding import Understanding
+from companion.app.hearing import STATES, Judge
 from companion.language.vocabulary import load_vocabulary
 from companion.speech.asr.registry import ENGINES, make_recognizer
 from companion.speech.audio.microphone import MicrophoneUnavailable
@@ -19,31 +27,35 @@ from companion.speech.audio.wav import load_wav_16k
 from companion.speech.ports import Recognition, Recognizer, RecognizerUnavailable, decode
 
 
-def describe(path: str, result: Recognition, understanding: Understanding) -> dict[str, Any]:
-    """One result in the ``--json`` contract: file, text, command (None when rejected), confidence, decode_ms."""
-    decision = understanding.decide(result)
-    return {"file": path, "text": result.text, "command": decision.label, "decision": decision.kind,
-            "confidence": round(result.confidence, 4), "decode_ms": result.decode_ms, "engine": result.engine}
+def describe(path: str, result: Recognition, judge: Judge, state: str) -> dict[str, Any]:
+    """One result in the ``--json`` contract."""
+    row = judge.judge(result, state)
+    return {"file": path, "state": state, "text": result.text, **row}
 
 
 def run(args: argparse.Namespace) -> int:
     vocabulary = load_vocabulary()
+    judge = Judge(vocabulary)
+    grammar = judge.grammar(args.state)
     try:
-        recognizer = make_recognizer(vocabulary.grammar(), args.engine, Path(args.model) if args.model else None)
+        recognizer = make_recognizer(grammar if grammar is not None else vocabulary.grammar(), args.engine,
+                                     Path(args.model) if args.model else None)
     except RecognizerUnavailable as exc:
         print(f"Cannot listen: {exc}", file=sys.stderr)
         return 1
-    understanding = Understanding(vocabulary)
+    if grammar is None:
+        recognizer.set_phrases(None)
+    recognizer.ready()  # a file is judged once: wait for every model rather than judge it with fewer
     if args.wav:
-        return _files(args, recognizer, understanding)
-    return _microphone(args, recognizer, understanding)
+        return _files(args, recognizer, judge)
+    return _microphone(args, recognizer, judge, grammar)
 
 
 def _print(row: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(row), flush=True)
     else:
-        heard = row["text"] or "(nothing in the grammar)"
+        heard = row["text"] or "(nothing it could be)"
         meaning = row["command"] or "rejected"
         if row["decision"] == "confirm":
             meaning += " (unsure: it would ask first)"
@@ -51,7 +63,7 @@ def _print(row: dict[str, Any], as_json: bool) -> None:
               f"(confidence {row['confidence']:.2f}, {row['decode_ms']:.0f} ms)", flush=True)
 
 
-def _files(args: argparse.Namespace, recognizer: Recognizer, understanding: Understanding) -> int:
+def _files(args: argparse.Namespace, recognizer: Recognizer, judge: Judge) -> int:
     status = 0
     for name in args.wav:
         try:
@@ -60,17 +72,19 @@ def _files(args: argparse.Namespace, recognizer: Recognizer, understanding: Unde
             print(f"{name}: cannot read this WAV file ({exc})", file=sys.stderr)
             status = 1
             continue
-        _print(describe(name, decode(recognizer, pcm), understanding), args.json)
+        _print(describe(name, decode(recognizer, pcm), judge, args.state), args.json)
     return status
 
 
-def _microphone(args: argparse.Namespace, recognizer: Recognizer, understanding: Understanding) -> int:
+def _microphone(args: argparse.Namespace, recognizer: Recognizer, judge: Judge, grammar: list[str] | None) -> int:
     try:
         mic = devices.open_microphone()
     except MicrophoneUnavailable as exc:
         print(f"Cannot listen: {exc}", file=sys.stderr)
         return 1
-    segmenter = Segmenter(recognizer, understanding.vocabulary.meaning)
+    segmenter = Segmenter(recognizer, judge.vocabulary.meaning)
+    if grammar is None:
+        segmenter.use_phrases(None)
     if not args.json:
         print("Listening. Say a command; press Ctrl-C to finish.", file=sys.stderr)
     try:
@@ -78,7 +92,7 @@ def _microphone(args: argparse.Namespace, recognizer: Recognizer, understanding:
             result = utterance.recognition
             latency = (time.monotonic() - utterance.decoded_at) * 1000 + result.decode_ms
             row = describe("(microphone)", Recognition(result.text, result.confidence, result.engine,
-                                                       round(latency, 1), result.details), understanding)
+                                                       round(latency, 1), result.details), judge, args.state)
             _print(row, args.json)
         if mic.lost:
             print(f"Stopped: {mic.lost}", file=sys.stderr)
@@ -94,7 +108,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = sub.add_parser("listen", help="decode WAV files or the microphone and print what was understood")
     p.add_argument("wav", nargs="*", metavar="WAV", help="16-bit WAV files (any rate; resampled to 16 kHz)")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
-    p.add_argument("--engine", choices=ENGINES, help="recogniser (default: vosk if a model is installed, "
-                                                     "else the embedded pocketsphinx)")
+    p.add_argument("--state", choices=list(STATES), default="all",
+                   help="the dialogue state to hear it in, as a live session would (default: all: every command, "
+                        "answer and number)")
+    p.add_argument("--engine", choices=ENGINES, help="recogniser (default: the fused keyword model, PocketSphinx "
+                                                     "and Whisper)")
     p.add_argument("--model", metavar="PATH", help="a Vosk model folder")
     p.set_defaults(func=run)

@@ -29,6 +29,11 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     directory = Path(args.dir) if args.dir else models_dir()
     installed = installed_models(directory)
     names = {model.name for model in installed if not model.fixture}
+    try:
+        packaged = speech_models.packaged_models()
+    except ModelError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_PROBLEM
     if args.json:
         print(json.dumps({
             "models_dir": str(directory),
@@ -37,6 +42,8 @@ def cmd_models_list(args: argparse.Namespace) -> int:
             "available": [{**{k: v for k, v in asdict(info).items() if k != "sha256_source"},
                            "installed": info.name in names, "verifiable": bool(info.sha256)}
                           for info in registry.values()],
+            "packaged": [{"name": p.name, "path": str(p.path) if p.path else None, "size": p.size, "ok": p.ok,
+                          "note": p.note} for p in packaged],
         }, indent=2))
         return EXIT_OK
     real = [m for m in installed if not m.fixture]
@@ -57,6 +64,15 @@ def cmd_models_list(args: argparse.Namespace) -> int:
             state += ", no checksum: cannot be installed"
         print(f"  {info.name}  {megabytes(info.size)}  {info.language}  {info.licence}  [{state}]")
         print(f"      {info.description}")
+    if packaged:
+        print("\nFrom Python packages (checked, never downloaded):")
+    for status in packaged:
+        info = status.model
+        print(f"  {status.name}  {megabytes(status.size)}  {info.language}  {info.licence}  "
+              f"[{'installed, files verified' if status.ok else status.note}]")
+        print(f"      {info.description}")
+        if status.path:
+            print(f"      {status.path}")
     return EXIT_OK
 
 

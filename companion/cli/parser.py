@@ -7,12 +7,12 @@ import sys
 from typing import Sequence
 
 from companion import __version__
-from companion.cli import (ask, check, doctor, history, home, listen, listing, models, profile, report, run, show,
-                           today)
+from companion.cli import (ask, check, doctor, history, home, listen, listing, models, profile, report, run, serve,
+                           show, today)
 from companion.cli.exit_codes import EXIT_OK
 
 # The order ``companion --help`` lists them in.
-VERBS = (listing, show, check, home, run, ask, profile, history, today, report, listen, models, doctor)
+VERBS = (listing, show, check, home, run, ask, profile, history, today, report, serve, listen, models, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

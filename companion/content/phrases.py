@@ -65,16 +65,29 @@ class Phrases:
     confirm_other: str
     confirm_cancelled: str
     confirm_cancelled_paused: str
+    again_next: str
+    again_back: str
+    again_stop: str
+    again_other: str
+    again_comfort: str
+    again_check_leg: str
+    again_check_arm: str
+    question_dropped: str
+    question_dropped_paused: str
     nothing_to_answer: str
     louder: str
     quieter: str
     ask_question: str
     home_greeting: str
+    home_greeting_due: str
     home_due: str
+    home_pick: str
     home_nothing_due: str
     home_prompt: str
     home_options: str
     home_confirm: str
+    home_confirm_again: str
+    home_no_answer: str
     home_goodbye: str
     home_unknown: str
     home_next: str
@@ -158,10 +171,13 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {name: frozenset(values) for name, val
     "session_left": {"time"},
     "purpose": {"purpose"},
     "confirm_other": {"command"},
+    "again_other": {"command"},
     "home_greeting": {"name"},
+    "home_greeting_due": {"name", "title"},
     "home_due": {"items"},
     "home_options": {"names"},
     "home_confirm": {"title"},
+    "home_confirm_again": {"title"},
     "check_heard": {"value"},
     "symptom_rise": {"rise"},
     "symptom_then_gentlest": {"title"},

@@ -205,7 +205,7 @@ class HoldStep(Step):
                     text = text[: -len(question_text)].strip()
                 if text:
                     timed.append((round(at - start, 6), Say(0, text, SayKind.COUNT)))
-                if question:  # its own cue: the engine waits for a yes or no to it (without stopping the hold)
+                if question:  # its own cue: the engine holds the hold until a yes or no to it (or a time-out)
                     timed.append((round(at - start, 6), Say(0, question_text, SayKind.QUESTION)))
         timed.sort(key=lambda item: item[0])
         return timed

@@ -5,6 +5,14 @@ Every deadline is computed from the phase start, which is computed from the
 session start, so waiting never accumulates drift however late the caller
 wakes up; a pause shifts the current phase start by exactly the paused time,
 so a hold resumes where it left off.
+
+A yes/no question of its own about what to do (an unsure command asked about
+first, "Do you want to end the session?") holds the routine the same way: nothing
+more is said and no timer runs on until it is answered. Unanswered, it is asked
+once more in a short form, then dropped (see :data:`ANSWER_SECONDS`). A hold's
+comfort or symptom check does not hold it: the person is in position and the hold
+time is a limit from the source, never to be stretched; its answer counts until
+the wait runs out, and then the check lapses without a word.
 """
 
 from __future__ import annotations
@@ -20,14 +28,39 @@ from companion.engine.cues import (Answered, Cue, ExerciseDone, ExerciseStarted,
 from companion.engine.events import (AnswerEvent, Command, CommandEvent, Event, NumberEvent, PlaceEvent, RedFlagEvent,
                                      SymptomEvent, Told, Unrecognised)
 
-CONFIRM_WINDOW = 10.0  # seconds a yes/no answer to "Did you say ...?" is accepted
+# How long a question of its own waits for its answer, counted from when it has been said (its
+# words at the plan's speaking rate after it was asked, so a long question leaves as much time as a
+# short one). A yes or no comes within 1-3 s for most people; the recogniser needs about 1 s more
+# to hear the end of it and decide. 8 s is more than twice that, for someone lying on the floor,
+# moving, or slow to answer, yet short enough that silence after a lost answer is not taken for
+# a hang. Then the question is asked once more in a short form ("Pause? Yes or no."), which the
+# person has heard in full already: 6 s after that. A question never answered costs about
+# 8 + 6 s plus the two questions' words (about 18 s for "Did you say pause?"), and is then
+# dropped: the session carries on as if "no", or, when paused (an unsure stop), stays paused.
+ANSWER_SECONDS = 8.0
+AGAIN_SECONDS = 6.0
 COMFORT = "comfort"  # the pending question is "Are you comfortable?"
 # The pending question is a hold's symptom check ("Has any pain moved into your buttock or leg?"):
 # a yes means pain has spread, which stops the exercise. Each check stands for a symptom finding.
 CHECKS = {"check:leg": "spreading-leg", "check:arm": "spreading-arm"}
 EXERCISE_QUESTIONS = ("pain-score", "pain-place", "ready")  # questions that belong to an exercise
 from companion.engine.plan import (INFINITE, PACE_STEPS, HoldStep, Phase, Plan, QuestionStep, RepsStep, Step,
-                                   describe_time)
+                                   Timing, describe_time, sentence_start)
+# Commands that only answer or change the voice: said while a question waits, they are answered
+# and the question keeps waiting (and the routine stays held).
+KEEP_QUESTION = frozenset({Command.HOW_MANY_LEFT, Command.WHATS_NEXT, Command.HOW_LONG_LEFT, Command.PURPOSE,
+                           Command.HELP, Command.REPEAT, Command.LOUDER, Command.QUIETER})
+
+
+@dataclass
+class _Asked:
+    """A yes/no question of the session's own, waiting for its answer."""
+
+    about: Command | str  # the command asked about, COMFORT, or a hold's symptom check ("check:leg")
+    text: str  # the question as last said
+    quiet_from: float  # when its words (or an answer given meanwhile) have been said: the wait starts here
+    again: bool = False  # asked a second time already, in the short form
+    holds: bool = True  # the routine waits for it (a hold's check-in does not: the hold runs on)
 
 
 @dataclass
@@ -38,6 +71,7 @@ class _SymptomQuestion:
     action: str  # "ask-spread" (yes/no) or "ask-score" (0-10)
     routine_id: str  # the exercise it was said in ("" before any exercise began)
     was_paused: bool  # paused already when it was said: a "no" does not resume
+    text: str = ""  # the question as said
 
 
 @dataclass(frozen=True)
@@ -82,7 +116,11 @@ class Session:
         self._progress = 0.0
         self._next_cue = 0
         self._last_routine: str | None = None
-        self._pending: tuple[Command | str, float] | None = None
+        self._asked: _Asked | None = None  # a yes/no question of its own, waiting for its answer
+        self._held_at: float | None = None  # the routine clock was held at this time for that question
+        self._resumed_at = 0.0  # when the routine clock last ran on after a hold or pause: nothing is due before
+        self._command_names: dict[Command, str] = {}  # how the language named a command asked about
+        self.timing = Timing()  # how long its words take to say, to time the wait for an answer
         self._symptom: _SymptomQuestion | None = None  # a symptom question waiting for its answer
         self.pain: dict[tuple[str, str], dict] = {}
         self._cut_short: set[str] = set()  # routines ended early because the user was not comfortable
@@ -113,6 +151,7 @@ class Session:
         self._run_until(at, out)
         if self.finished:
             return out
+        at = max([at, *(cue.at for cue in out)])  # a cue due within a hair after ``at`` was said first
         if isinstance(event, SymptomEvent):
             self._on_symptom(event, at, out)
         elif self._symptom is not None and not self._stop_pending() and self._symptom_answer(event):
@@ -127,19 +166,30 @@ class Session:
             if event.command is Command.STOP and event.confirm:
                 # A stop we are unsure of still halts everything at once (pause), then asks.
                 self._command(Command.PAUSE, at, out, quiet=True)
-                self._pending = (Command.STOP, at)
-                out.append(Say(at, self.phrases.confirm_stop, SayKind.SYSTEM))
-            else:
-                self._pending = None
+                self._ask(Command.STOP, self.phrases.confirm_stop, at, out)
+            elif self._asked is not None and event.command in KEEP_QUESTION:
+                # "How long is left?" while a question waits: answered, and the question keeps waiting.
+                said = len(out)
                 self._command(event.command, at, out)
+                self._waited_for(out[said:], at)
+            else:
+                self._drop_question(at)
+                self._command(event.command, at, out)
+        elif isinstance(event, AnswerEvent) and self._asked is not None:
+            self._answer_pending(event, at, out)  # the question asked last is the one answered
         elif isinstance(event, (AnswerEvent, NumberEvent, PlaceEvent)) and isinstance(self.current_step, QuestionStep):
+            self._drop_question(at)  # a pain score or place answers the step: a command asked about is moot
             self._answer_step(self.current_step, event, at, out)
+        elif isinstance(event, (NumberEvent, PlaceEvent, Unrecognised)) and self._asked is not None:
+            out.append(Say(at, self.phrases.answer_yes_no, SayKind.SYSTEM))
+            self._waited_for(out[-1:], at)
         elif isinstance(event, AnswerEvent):
-            self._answer_pending(event, at, out)
+            out.append(Say(at, self.phrases.nothing_to_answer, SayKind.SYSTEM))
         elif isinstance(event, (NumberEvent, PlaceEvent)):
             out.append(Say(at, self.phrases.nothing_to_answer, SayKind.SYSTEM))
         elif isinstance(event, Told):
             out.append(Say(at, event.text, SayKind.STATUS))
+            self._waited_for(out[-1:], at)
         elif isinstance(event, RedFlagEvent):
             # Safety before everything: the exercise part ends here, with the advice.
             out.append(Say(at, event.advice, SayKind.WARNING))
@@ -154,8 +204,19 @@ class Session:
         return out
 
     def next_deadline(self) -> float | None:
-        """When the next cue or phase change is due; None when paused, finished or waiting for an answer."""
-        if self.finished or self.paused or self._phase is None:
+        """When the next cue or phase change is due, or a question of its own times out; None when
+        finished, paused or waiting for an answer with no time limit."""
+        if self.finished:
+            return None
+        if self._asked is not None and self._asked.holds:
+            return self._question_deadline()  # the routine is held (or paused) while it waits
+        if self._asked is not None:  # a hold's check-in lapses while the hold runs on
+            routine = self._routine_deadline()
+            return self._question_deadline() if routine is None else min(routine, self._question_deadline())
+        return self._routine_deadline()
+
+    def _routine_deadline(self) -> float | None:
+        if self.paused or self._phase is None:
             return None
         if self._next_cue < len(self._phase.cues):
             return self._phase_start + self._phase.cues[self._next_cue][0]
@@ -169,10 +230,25 @@ class Session:
             return None
         if self._symptom is not None:
             return "yesno" if self._symptom.action == "ask-spread" else "number"
+        if self._asked is not None:
+            return "yesno"
         step = self.current_step
         if isinstance(step, QuestionStep):
             return step.answer_kind
-        return "yesno" if self.awaiting_answer else None
+        return None
+
+    @property
+    def question(self) -> str:
+        """The yes/no question the session waits on, as it was last said ("" when none): an answer
+        heard while the companion says it (:mod:`companion.language.understanding`) is one to it."""
+        if self.finished:
+            return ""
+        if self._asked is not None:
+            return self._asked.text
+        if self._symptom is not None:
+            return self._symptom.text if self._symptom.action == "ask-spread" else ""
+        step = self.current_step
+        return step.main.text if isinstance(step, QuestionStep) and step.answer_kind == "yesno" else ""
 
     def status(self, at: float | None = None) -> Status:
         at = self.now if at is None else max(at, self.now)
@@ -186,8 +262,8 @@ class Session:
 
     @property
     def awaiting_answer(self) -> bool:
-        """A yes/no question is open (listen for answers, not commands)."""
-        return self._pending is not None and not self.finished and self.now - self._pending[1] <= CONFIRM_WINDOW
+        """A yes/no question of its own is open (listen for answers, not commands)."""
+        return self._asked is not None and not self.finished
 
     @property
     def current_step(self) -> Step:
@@ -198,26 +274,107 @@ class Session:
     def _step_elapsed(self, at: float) -> float:
         if self._phase is None:
             return 0.0
-        now = self._paused_at if self.paused else at
+        now = self._paused_at if self.paused else at if self._held_at is None else self._held_at
         return self._progress + max(0.0, now - self._phase_start)
 
     def _run_until(self, at: float, out: list[Cue]) -> None:
-        while not self.finished and not self.paused and self._phase is not None:
+        while not self.finished:
+            if self._asked is not None:
+                deadline = self._question_deadline()
+                if not self._asked.holds:
+                    if deadline <= at + 1e-9:
+                        self._asked = None  # an unanswered check-in lapses quietly
+                        continue
+                elif deadline > at + 1e-9:
+                    return  # held (or paused) until it is answered or times out
+                else:
+                    self._time_out(deadline, out)
+                    continue
+            if self.paused or self._phase is None:
+                return
             cues = self._phase.cues
+            asked = False
             while self._next_cue < len(cues) and self._phase_start + cues[self._next_cue][0] <= at + 1e-9:
                 offset, cue = cues[self._next_cue]
-                out.append(replace(cue, at=self._phase_start + offset))
-                if isinstance(cue, Say) and cue.kind is SayKind.QUESTION:
-                    check = getattr(self.plan.steps[self._index], "check", "comfort")
-                    tag = f"check:{check}" if f"check:{check}" in CHECKS else COMFORT
-                    self._pending = (tag, self._phase_start + offset)
+                # (never before the clock ran on again: the shifted phase start may round a hair early)
+                out.append(replace(cue, at=max(self._phase_start + offset, self._resumed_at)))
                 self._next_cue += 1
-            end = self._phase_start + self._phase.duration
+                step = self.plan.steps[self._index]
+                if isinstance(cue, Say) and cue.kind is SayKind.QUESTION and isinstance(step, HoldStep):
+                    # A comfort or symptom check: the hold waits for its answer. (A question step's
+                    # question waits as a step does: it has no end until it is answered.)
+                    tag = f"check:{step.check}" if f"check:{step.check}" in CHECKS else COMFORT
+                    self._ask(tag, cue.text, out[-1].at, out, said=True, holds=False)
+                    asked = True
+                    break
+            if asked:
+                continue
+            end = max(self._phase_start + self._phase.duration, self._resumed_at)
             if end > at + 1e-9:
-                break
+                return
             self._progress += self._phase.duration
             self._phase_index += 1
             self._begin_phase(end, out)
+
+    # -- questions of its own --------------------------------------------------
+
+    def _ask(self, about: Command | str, text: str, at: float, out: list[Cue], said: bool = False,
+             holds: bool = True) -> None:
+        """Ask ``text`` (a yes/no question about ``about``) and, if ``holds``, hold the routine until it
+        is answered.
+
+        ``said``: the question is a cue of the plan, already in ``out``."""
+        if not said:
+            out.append(Say(at, text, SayKind.SYSTEM))
+        if holds and not self.paused and self._held_at is None:
+            self._held_at = at
+        self._asked = _Asked(about, text, at + self.timing.speech(text), holds=holds)
+
+    def _question_deadline(self) -> float:
+        asked = self._asked
+        return asked.quiet_from + (AGAIN_SECONDS if asked.again else ANSWER_SECONDS)
+
+    def _waited_for(self, said: list[Cue], at: float) -> None:
+        """Something was said while a question waits (an answer to "how long is left?"): the wait for
+        the answer starts again once it has been said."""
+        if self._asked is None:
+            return
+        for cue in said:
+            if isinstance(cue, Say):
+                self._asked.quiet_from = max(self._asked.quiet_from, at + self.timing.speech(cue.text))
+
+    def _time_out(self, at: float, out: list[Cue]) -> None:
+        """No answer by ``at``: ask once more in a short form, or drop the question."""
+        asked = self._asked
+        if not asked.again:
+            text = self._again_text(asked.about)
+            out.append(Say(at, text, SayKind.QUESTION if isinstance(asked.about, str) else SayKind.SYSTEM))
+            asked.text, asked.again = text, True
+            asked.quiet_from = at + self.timing.speech(text)
+            return
+        self._drop_question(at)
+        # As if "no": the command is not done and the exercise goes on; a pause (an unsure stop
+        # always paused first) stays, and says how to go on.
+        text = self.phrases.question_dropped_paused if self.paused else self.phrases.question_dropped
+        out.append(Say(at, text, SayKind.SYSTEM))
+
+    def _again_text(self, about: Command | str) -> str:
+        ph = self.phrases
+        fixed = {Command.NEXT: ph.again_next, Command.BACK: ph.again_back, Command.STOP: ph.again_stop,
+                 COMFORT: ph.again_comfort, "check:leg": ph.again_check_leg, "check:arm": ph.again_check_arm}
+        if about in fixed:
+            return fixed[about]
+        return ph.again_other.format(command=sentence_start(self._command_names.get(about, "")
+                                                            or about.value.replace("_", " ")))
+
+    def _drop_question(self, at: float) -> _Asked | None:
+        """The question no longer waits (answered, timed out or overtaken): the routine clock runs on
+        from ``at`` where it was held."""
+        asked, self._asked = self._asked, None
+        if self._held_at is not None:
+            self._phase_start += at - self._held_at
+            self._held_at, self._resumed_at = None, at
+        return asked
 
     def _begin_phase(self, start: float, out: list[Cue]) -> None:
         step = self.plan.steps[self._index]
@@ -369,7 +526,7 @@ class Session:
         routine_id = asking.routine_id if asking else self._exercise_routine()
         out.append(SymptomReported(at, event.finding, event.action, routine_id))
         was_paused = asking.was_paused if asking else self.paused
-        self._pending = None
+        self._drop_question(at)
         self._command(Command.PAUSE, at, out, quiet=True)
         if event.action == "end":
             self._symptom = None
@@ -381,7 +538,7 @@ class Session:
                 # Said again while we ask whether it spreads: that is a yes.
                 self._answer_symptom(AnswerEvent(at, True, event.text), at, out)
                 return
-            self._symptom = _SymptomQuestion(event.finding, event.action, routine_id, was_paused)
+            self._symptom = _SymptomQuestion(event.finding, event.action, routine_id, was_paused, event.say)
             out.append(Say(at, event.say, SayKind.QUESTION))
         else:  # "pause": stay paused until resume or stop
             self._symptom = None
@@ -392,7 +549,7 @@ class Session:
 
     def _stop_pending(self) -> bool:
         """An unsure "stop" asked "Do you want to end the session?": its yes or no comes first."""
-        return self._pending is not None and self._pending[0] is Command.STOP
+        return self._asked is not None and self._asked.about is Command.STOP
 
     def _symptom_hint(self) -> str:
         return self.phrases.answer_yes_no if self._symptom.action == "ask-spread" else self.phrases.answer_number
@@ -426,26 +583,26 @@ class Session:
     def _ask_first(self, command: Command, name: str, at: float, out: list[Cue]) -> None:
         """Ask whether ``command`` was meant; ``name`` is how the language says it (else its id)."""
         ph = self.phrases
+        if name:
+            self._command_names[command] = name
         question = {Command.NEXT: ph.confirm_next, Command.BACK: ph.confirm_back}.get(
             command, ph.confirm_other.format(command=name or command.value.replace("_", " ")))
-        self._pending = (command, at)
-        out.append(Say(at, question, SayKind.SYSTEM))
+        self._ask(command, question, at, out)
 
     def _answer_pending(self, event: AnswerEvent, at: float, out: list[Cue]) -> None:
-        pending, self._pending = self._pending, None
-        if pending is None or at - pending[1] > CONFIRM_WINDOW:
-            out.append(Say(at, self.phrases.nothing_to_answer, SayKind.SYSTEM))
-        elif pending[0] in CHECKS:
+        """The answer to the question asked last; the routine runs on from here (unless paused)."""
+        about = self._drop_question(at).about
+        if about in CHECKS:
             if event.answer:  # pain has moved into the buttock or leg (the arm): the peripheralisation rule
                 routine_id = self._exercise_routine()
-                out.append(Answered(at, pending[0], "yes"))
-                out.append(SymptomReported(at, CHECKS[pending[0]], "ask-spread", routine_id))
+                out.append(Answered(at, about, "yes"))
+                out.append(SymptomReported(at, CHECKS[about], "ask-spread", routine_id))
                 out.append(Say(at, self.phrases.symptom_spread_stop, SayKind.WARNING))
                 self._stop_exercise(routine_id, self.phrases.symptom_then_gentlest, self.phrases.symptom_then_end,
                                     at, out)
             else:
                 out.append(Say(at, self.phrases.comfort_yes, SayKind.SYSTEM))
-        elif pending[0] == COMFORT:
+        elif about == COMFORT:
             if event.answer:
                 out.append(Say(at, self.phrases.comfort_yes, SayKind.SYSTEM))
             else:  # "stop if uncomfortable": end this exercise (not counted as done), go on to the next
@@ -454,7 +611,7 @@ class Session:
                 self._cut_short.add(self.current_step.routine_id)
                 self._jump(self._finish_of_routine(), at, out, skipped=True)
         elif event.answer:
-            self._command(pending[0], at, out)
+            self._command(about, at, out)
         else:
             text = self.phrases.confirm_cancelled_paused if self.paused else self.phrases.confirm_cancelled
             out.append(Say(at, text, SayKind.SYSTEM))
@@ -470,6 +627,7 @@ class Session:
                 if not quiet:
                     say(ph.already_paused)
             else:
+                self._drop_question(at)  # a question that held the routine gives way to the pause
                 self.paused, self._paused_at = True, at
                 if not quiet:
                     say(ph.paused)
@@ -519,7 +677,7 @@ class Session:
     def _unpause(self, at: float, out: list[Cue]) -> None:
         if self.paused:
             self._phase_start += at - self._paused_at
-            self.paused = False
+            self.paused, self._resumed_at = False, at
             out.append(StateChanged(at, "running", self.pace))
 
     def _jump(self, index: int, at: float, out: list[Cue], skipped: bool) -> None:

@@ -17,6 +17,7 @@ from companion.engine.events import (AnswerEvent, Command, CommandEvent, Event, 
 from companion.language.heard import Heard
 from companion.language.understanding import Understanding
 from companion.language.vocabulary import Vocabulary
+from companion.speech.ports import Recognition
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,12 @@ class Interpreter:
         return match is not None and match.command is Command.STOP
 
     def interpret(self, heard: Heard, at: float, awaiting: str | None, speaking: bool = False,
-                  speaking_text: str = "") -> Meaning:
+                  speaking_text: str = "", question: str = "") -> Meaning:
         """``awaiting`` is the answer the session waits for ("yesno", "number", "place", "arm-place" or None);
-        ``speaking`` whether the companion was talking when this was heard."""
+        ``speaking`` whether the companion was talking when this was heard, and ``speaking_text`` what it
+        was saying; ``question`` the yes/no question it waits on (a yes or no said over it answers it)."""
         if heard.recognition is not None:
-            return self._spoken(heard, at, awaiting, speaking, speaking_text)
+            return self._spoken(heard, at, awaiting, speaking, speaking_text, question)
         match = self.vocabulary.match(heard.text)
         if awaiting == "number" and (number := self.vocabulary.number(heard.text)) is not None:
             return Meaning(NumberEvent(at, number, heard.text), None, "number")
@@ -56,10 +58,14 @@ class Interpreter:
             return Meaning(AnswerEvent(at, answer, heard.text), None, "answer")
         return Meaning(Unrecognised(at, heard.text), None, "not a command")
 
-    def _spoken(self, heard: Heard, at: float, awaiting: str | None, speaking: bool, speaking_text: str) -> Meaning:
+    def _spoken(self, heard: Heard, at: float, awaiting: str | None, speaking: bool, speaking_text: str,
+                question: str) -> Meaning:
         recognition = heard.recognition
+        if recognition.details.get("free_form"):
+            return self._sentence(heard, at, awaiting, speaking, speaking_text, question)
         decision = self.understanding.decide(recognition, speaking=speaking,
-                                             speaking_text=speaking_text if speaking else "")
+                                             speaking_text=speaking_text if speaking else "",
+                                             question=question)
         is_stop = decision.command is Command.STOP
         if awaiting in ("place", "arm-place") and not speaking and not is_stop and \
                 recognition.confidence >= self.understanding.policy.ask and \
@@ -75,6 +81,42 @@ class Interpreter:
         event = CommandEvent(at, decision.command, heard.text, confirm=confirm,
                              name=self.vocabulary.name(decision.command))
         return Meaning(event, decision.command.value, decision.kind)
+
+    def _sentence(self, heard: Heard, at: float, awaiting: str | None, speaking: bool, speaking_text: str,
+                  question: str) -> Meaning:
+        """A whole sentence transcribed by the free-speech model (Whisper), not a phrase of the grammar.
+
+        It is read strictly: an answer to what the session waits for, then a command that is the
+        whole sentence (or a stop anywhere in it), then a question for the knowledge base
+        (``how`` = "question"); any other sentence is chatter and changes nothing. Symptoms and
+        red flags in it are the runner's, found before this.
+        """
+        recognition, text = heard.recognition, heard.text
+        vocabulary, policy = self.vocabulary, self.understanding.policy
+        raw = str(recognition.details.get("whisper", {}).get("transcript", text))
+        if recognition.confidence < policy.ask:
+            return Meaning(None, None, f"free speech too unsure ({recognition.confidence:.2f})")
+        if not speaking:
+            if awaiting == "yesno" and (answer := vocabulary.sentence_answer(text)) is not None:
+                return Meaning(AnswerEvent(at, answer, text), None, "answer")
+            if awaiting == "number" and (number := vocabulary.sentence_number(text)) is not None:
+                return Meaning(NumberEvent(at, number, text), None, "number")
+            if awaiting in ("place", "arm-place") and (place := self._place(text, awaiting)):
+                return Meaning(PlaceEvent(at, place, text), None, "place")
+        match = vocabulary.sentence_command(text)
+        if match is not None and awaiting is not None and match.command not in (Command.STOP, Command.RESUME):
+            # While an answer is awaited only stop and resume work, as the grammar of that state has it.
+            match = None
+        if match is not None:
+            phrase = Recognition(match.phrase, recognition.confidence, recognition.engine, recognition.decode_ms,
+                                 {**recognition.details, "free_form": False, "sentence": text})
+            return self._spoken(Heard(heard.at, match.phrase, heard.source, phrase, heard.over_speech), at, awaiting,
+                                speaking, speaking_text, question)
+        if speaking:
+            return Meaning(None, None, "a sentence said over the companion's voice")
+        if vocabulary.is_question(raw):
+            return Meaning(None, None, "question")
+        return Meaning(None, None, "free speech that asks for nothing")
 
     def _place(self, text: str, awaiting: str) -> str | None:
         return self.vocabulary.arm_place(text) if awaiting == "arm-place" else self.vocabulary.place(text)

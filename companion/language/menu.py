@@ -1,4 +1,7 @@
-"""The home menu's words: start an exercise by name, ask what there is, ask a question, or leave.
+"""The home menu's words: start an exercise by name, ask what is due or what there is, ask a question, or leave.
+
+"What's due" (the menu's ``what`` words) asks for what is due today; the help command's
+words ("help", "what can I say") for every exercise there is.
 
 Exercise names are read from the routine files (title, aliases, id), so a new
 routine file can be started by voice without code changes. The same matcher
@@ -17,7 +20,7 @@ from companion.language.vocabulary import Vocabulary
 
 @dataclass(frozen=True)
 class Choice:
-    kind: str  # "start", "what", "question", "goodbye", "answer", "unknown"
+    kind: str  # "start", "what" (what is due), "options" (every exercise), "question", "goodbye", "answer", "unknown"
     entry_id: str | None = None
     answer: bool | None = None
 
@@ -38,10 +41,14 @@ class Menu:
         self.what = {normalise(p) for p in menu.what}
         self.goodbye = {normalise(p) for p in menu.goodbye}
         self.question = set(vocabulary.phrases(Command.QUESTION))
+        self.options = set(vocabulary.phrases(Command.HELP)) - self.what
 
-    def grammar(self) -> list[str]:
-        """Every phrase the recogniser should listen for at the menu (stop silences it)."""
-        phrases = set(self.what) | self.goodbye | self.question | set(self.vocabulary.stop_phrases())
+    def grammar(self, answers: bool = False) -> list[str]:
+        """Every phrase the recogniser should listen for at the menu (stop silences it); ``answers``:
+        yes and no too, while the menu asks something ("Shall we start ...?")."""
+        phrases = set(self.what) | self.options | self.goodbye | self.question | set(self.vocabulary.stop_phrases())
+        if answers:
+            phrases |= {p for p in self.vocabulary.grammar("answer") if self.vocabulary.answer(p) is not None}
         for name in self.names:
             phrases.add(name)
             phrases.update(f"{prefix} {name}" for prefix in self.prefixes)
@@ -53,15 +60,25 @@ class Menu:
                 return said[len(prefix) + 1:]
         return said
 
-    def match(self, text: str, fuzzy: bool = True) -> Choice:
+    def entry_for(self, title: str) -> str | None:
+        """The id of the routine or programme called ``title``, if any."""
+        return self.names.get(self.vocabulary.normalise(title))
+
+    def match(self, text: str, fuzzy: bool = True, answering: bool = False) -> Choice:
+        """``answering``: the menu has asked a yes/no question, so an answer comes before the menu's
+        own words ("no thanks" is no, not goodbye)."""
         said = self.vocabulary.normalise(text)
+        answer = self.vocabulary.answer(said)
+        if answering and answer is not None:
+            return Choice("answer", answer=answer)
         if said in self.goodbye:
             return Choice("goodbye")
         if said in self.what:
             return Choice("what")
+        if said in self.options:
+            return Choice("options")
         if said in self.question:
             return Choice("question")
-        answer = self.vocabulary.answer(said)
         if answer is not None:
             return Choice("answer", answer=answer)
         name = self._strip_prefix(said)

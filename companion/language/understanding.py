@@ -4,7 +4,13 @@ Rejection lives here, not in the recogniser, because it depends on what the
 words would do. The rules, safest first:
 
 - While the companion is speaking (and for a short tail after), only stop
-  phrases count: its own voice must never move the session on.
+  phrases count: its own voice must never move the session on. One exception:
+  while it is saying a yes/no question of its own ("Did you say pause? Say yes
+  or no."), a yes or no is the answer to it (people answer before a question
+  ends). Its own voice must not answer itself, so without a working echo
+  canceller an answer over it counts only when it was heard surely and its
+  meaning is not a word of the question itself: "yes" over "Say yes or no" is
+  most likely that "yes" coming back.
 - "stop" is never delayed by a question. Heard clearly, it stops. Heard
   unclearly, it pauses at once (everything goes quiet) and asks whether to end.
   Over the companion's own voice that holds only once the echo canceller has
@@ -24,6 +30,11 @@ from typing import Callable
 from companion.engine.events import Command
 from companion.speech.ports import Recognition
 from companion.language.vocabulary import Vocabulary
+
+# An utterance that began over the companion's voice but is understood after it stopped speaking
+# (the echo tail included) still counts as said over what it said last, for this long: about a
+# short answer said at the end of a question, the recogniser's end-of-speech wait and its decoding.
+ANSWER_GRACE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -74,12 +85,18 @@ class Understanding:
         self.policy = policy
         self.echo_cancelled = echo_cancelled
 
-    def decide(self, heard: Recognition, speaking: bool = False, speaking_text: str = "") -> Decision:
-        """``speaking_text`` is what the companion is saying now, if anything."""
+    def decide(self, heard: Recognition, speaking: bool = False, speaking_text: str = "",
+               question: str = "") -> Decision:
+        """``speaking_text`` is what the companion is saying now, if anything; ``question`` the yes/no
+        question it waits on an answer to ("" if none): a yes or no said over that question counts."""
         text, conf, policy = heard.text, heard.confidence, self.policy
         if not text:
             return Decision("ignore", reason="nothing in the grammar was heard")
         match = self.vocabulary.match(text)
+        if speaking and match is None and question and self._same(speaking_text, question):
+            answer = self.vocabulary.answer(text)
+            if answer is not None:
+                return self._answer_over_question(answer, conf, speaking_text)
         if speaking and (match is None or match.command is not Command.STOP):
             return Decision("ignore", reason="the companion was speaking; only stop counts then")
         raw_echo = speaking and not self.echo_cancelled()
@@ -115,3 +132,28 @@ class Understanding:
         if conf >= policy.ask:
             return Decision("confirm", command, reason=f"unsure ({conf:.2f}): ask first")
         return Decision("ignore", reason=f"too unsure ({conf:.2f})")
+
+    def _same(self, said: str, question: str) -> bool:
+        normalise = self.vocabulary.normalise
+        return bool(said) and normalise(said) == normalise(question)
+
+    def _answer_over_question(self, answer: bool, conf: float, question: str) -> Decision:
+        """A yes or no heard while the companion says its own yes/no question."""
+        policy = self.policy
+        if not self.echo_cancelled():
+            # Its own voice comes back into the microphone as it is: "...say yes or no" must not answer
+            # itself, and anything else it says is heard as the nearest answer, unsurely.
+            if self._says_answer(question, answer):
+                return Decision("ignore", reason="the companion itself was saying that answer in its question")
+            if conf < policy.act:
+                return Decision("ignore", reason=f"unsure answer ({conf:.2f}) over the companion's own question")
+        if conf >= policy.answer:
+            return Decision("answer", answer=answer, reason="an answer to the question it was asking")
+        return Decision("ignore", reason=f"too unsure of the answer ({conf:.2f})")
+
+    def _says_answer(self, text: str, answer: bool) -> bool:
+        """Whether ``text`` contains a word or phrase that means ``answer`` ("yes", "right", ...)."""
+        vocabulary = self.vocabulary
+        said = f" {vocabulary.normalise(text)} "
+        return any(f" {phrase} " in said for phrase in vocabulary.grammar("answer")
+                   if vocabulary.answer(phrase) is answer)

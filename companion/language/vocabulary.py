@@ -45,6 +45,8 @@ class _VocabularyFile(BaseModel):
     places: dict[str, list[str]]
     arm_places: dict[str, list[str]] = Field(default_factory=dict)
     negations: list[str] = Field(default_factory=list)
+    fillers: list[str] = Field(default_factory=list)
+    question_words: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class Vocabulary:
     def __init__(self, commands: dict[Command, _CommandWords], negations: list[str],
                  answers: dict[str, list[str]] | None = None, numbers: list[str] | None = None,
                  menu: MenuWords | None = None, places: dict[str, list[str]] | None = None,
-                 normaliser: Normaliser | None = None, arm_places: dict[str, list[str]] | None = None):
+                 normaliser: Normaliser | None = None, arm_places: dict[str, list[str]] | None = None,
+                 fillers: list[str] | None = None, question_words: list[str] | None = None):
         """``normaliser`` cuts text into words; by default the way the language in use does."""
         self.normalise = normaliser or active_normaliser()
         norm = self.normalise
@@ -77,6 +80,8 @@ class Vocabulary:
         }
         self._state_changing = {cmd for cmd, words in commands.items() if words.changes_state}
         self._negations = tuple(norm(n) for n in negations)
+        self._fillers = tuple(sorted({norm(f) for f in fillers or ()} - {""}, key=len, reverse=True))
+        self._question_words = frozenset(norm(w) for w in question_words or ())
         seen: dict[str, Command] = {}
         for cmd, phrases in self._phrases.items():
             for phrase in phrases:
@@ -185,6 +190,58 @@ class Vocabulary:
             return max(stops, key=lambda m: (m.exact, len(m.phrase)))
         return max(found, key=lambda m: (m.exact, len(m.phrase)))
 
+    # -- whole sentences (free speech transcribed by Whisper) ---------------------
+
+    def core(self, text: str) -> str:
+        """``text`` without the politeness around it: "ok can we pause please" -> "pause" (never empty)."""
+        words = self.normalise(text).split()
+        changed = True
+        while changed:
+            changed = False
+            for filler in (f.split() for f in self._fillers):
+                if len(words) > len(filler) and words[:len(filler)] == filler:
+                    words, changed = words[len(filler):], True
+                if len(words) > len(filler) and words[-len(filler):] == filler:
+                    words, changed = words[:-len(filler)], True
+        return " ".join(words)
+
+    def sentence_command(self, text: str) -> Match | None:
+        """The command a transcribed sentence asks for, stricter than :meth:`match`.
+
+        A sentence is full of words that are also commands ("I want to go to the shop"), so a
+        command counts only when it is the whole sentence once the politeness is taken off
+        ("could you pause please"). A stop is the exception, as everywhere: anywhere in the
+        sentence, unless negated ("I want to stop", but not "don't stop").
+        """
+        for said in (self.normalise(text), self.core(text)):
+            if said in self._command_of:
+                return Match(self._command_of[said], said, exact=True)
+        found = self.match(text)
+        if found is not None and found.command is Command.STOP:
+            return found
+        return None
+
+    def sentence_answer(self, text: str) -> bool | None:
+        """Yes or no from a sentence that starts with one ("no, it is fine" -> False)."""
+        words = self.core(text).split()
+        for length in range(min(3, len(words)), 0, -1):
+            answer = self._answers.get(" ".join(words[:length]))
+            if answer is not None:
+                return answer
+        return None
+
+    def sentence_number(self, text: str) -> int | None:
+        """The one pain score in a sentence ("about a 5", "maybe three"), or None if none or several."""
+        found = {n for w in self.normalise(text).split() if (n := self.number(w)) is not None}
+        return found.pop() if len(found) == 1 else None
+
+    def is_question(self, text: str) -> bool:
+        """A transcript that asks something: it ends with a question mark, or starts with a question word."""
+        if text.rstrip().endswith("?"):
+            return True
+        words = self.core(text).split()
+        return bool(words) and words[0] in self._question_words
+
     def _negated(self, before: str) -> bool:
         words = before.split()
         return any(words[-len(n.split()):] == n.split() for n in self._negations)
@@ -217,4 +274,4 @@ def _load_vocabulary(path: Path) -> Vocabulary:
     if unknown_places:
         raise ValueError(f"{path}: unknown arm_places {sorted(unknown_places)}; use {', '.join(ARM_PLACE_ORDER)}")
     return Vocabulary(data.commands, data.negations, data.answers, data.numbers, data.menu, data.places,
-                      norm, data.arm_places)
+                      norm, data.arm_places, data.fillers, data.question_words)

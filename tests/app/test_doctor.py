@@ -17,7 +17,7 @@ from companion.speech import models
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CHECKS = ["routines", "vocabulary", "data-dir", "espeak-ng", "portaudio", "output-device", "input-device",
-          "pocketsphinx", "vosk", "echo-canceller", "aplay"]
+          "pocketsphinx", "keyword-model", "whisper", "vosk", "echo-canceller", "aplay"]
 
 
 def by_name(results: list[d.Result]) -> dict[str, d.Result]:
@@ -50,7 +50,13 @@ def no_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # -- speech out ---------------------------------------------------------------------
 
 
+def no_flite(monkeypatch):
+    """As on a machine without flite: espeak-ng (through pyttsx3) is then the only voice."""
+    monkeypatch.setattr("companion.speech.tts.flite.find_flite", lambda which=None: None)
+
+
 def test_no_espeak_is_a_problem_with_the_apt_fix_and_text_mode_still_works(monkeypatch, capsys):
+    no_flite(monkeypatch)
     pyttsx3 = pytest.importorskip("pyttsx3")
 
     def broken_init(*args, **kwargs):
@@ -74,6 +80,7 @@ def test_no_espeak_is_a_problem_with_the_apt_fix_and_text_mode_still_works(monke
 
 
 def test_pyttsx3_not_installed(monkeypatch):
+    no_flite(monkeypatch)
     def missing():
         raise ImportError("No module named 'pyttsx3'")
 
@@ -94,6 +101,7 @@ def test_espeak_ok_counts_english_voices_and_synthesises():
 
 
 def test_espeak_without_english_voices(monkeypatch):
+    no_flite(monkeypatch)
     pyttsx3 = pytest.importorskip("pyttsx3")
 
     class Voice:

@@ -176,3 +176,141 @@ def test_a_red_flag_in_a_question_at_the_menu_is_handed_on_to_be_kept(library):
                 lambda phrases: None, on_red_flag=flags.append)
     home.loop()
     assert flags == ["bladder-bowel"]
+
+
+# -- one short sentence, then listen; a question that waits for its answer --------------------------
+
+SILENT = object()  # in a Script: nothing is heard until the question has waited its time
+
+
+class Script:
+    """An inbox for the menu: what is heard, in order; at each SILENT, a minute of silence goes by."""
+
+    def __init__(self, *items):
+        self.items = list(items)
+        self.now = 0.0
+
+    def get(self, block=True, timeout=None):
+        if not self.items:
+            return None
+        item = self.items.pop(0)
+        if item is SILENT:
+            assert timeout is not None, "the menu waited for ever when it should have timed out"
+            self.now += 60.0
+            raise queue.Empty
+        return item
+
+    def clock(self) -> float:
+        return self.now
+
+
+DUE = [("Neck turns with fixed gaze", 0, 3), ("Wall standing", 1, 3)]
+
+
+def scripted_home(library, *items, speaking=lambda: False, echo_cancelled=lambda: False, due=DUE, **kwargs):
+    inbox = Script(*items)
+    said, started, grammars, hushed = [], [], [], []
+    home = Home(library, load_vocabulary(), load_phrases(), inbox, said.append, started.append, grammars.append,
+                name="Ann", due=lambda: list(due), speaking=speaking, echo_cancelled=echo_cancelled,
+                hush=lambda: hushed.append(True), clock=inbox.clock, **kwargs)
+    home.loop()
+    return said, started, grammars, hushed
+
+
+def test_the_menu_opens_with_one_short_sentence_and_listens(library, phrases):
+    said, started, grammars, _ = scripted_home(library)
+    assert said == [phrases.home_greeting_due.format(name=" Ann", title="Neck turns with fixed gaze")]
+    assert said[0] == "Hello Ann. Shall we start Neck turns with fixed gaze? Say yes, no, or what's due."
+    assert len(said[0].split()) <= 16  # a few seconds, not the old half a minute
+    assert {"yes", "no", "whats due", "goodbye", "start wall standing"} <= set(grammars[0])
+
+
+def test_yes_to_the_greeting_starts_what_it_offered(library, phrases):
+    said, started, _, _ = scripted_home(library, Heard(0, "yes", "voice", Recognition("yes", 0.8)))
+    assert started == ["neck-gaze-rotation"] and said[-1] == phrases.home_next
+
+
+def test_no_to_the_greeting_asks_what_instead_and_no_thanks_is_no_while_asked(library, phrases):
+    said, started, _, _ = scripted_home(library, Heard(0, "no thanks", "keyboard"), Heard(0, "goodbye", "keyboard"))
+    assert started == [] and said[1:] == [phrases.home_prompt, phrases.home_goodbye]
+
+
+def test_what_is_due_is_said_only_when_asked(library, phrases):
+    said, _, _, _ = scripted_home(library, Heard(0, "what's due", "keyboard"))
+    assert not any(s.startswith("Due today") for s in said[:1])
+    items = "Neck turns with fixed gaze, 0 of 3 done, Wall standing, 1 of 3 done"
+    assert said[1] == phrases.home_due.format(items=items)
+    assert said[2] == phrases.home_pick
+    for words in ("list", "options", "what can I do"):
+        said, _, _, _ = scripted_home(library, Heard(0, words, "keyboard"))
+        assert said[1].startswith("Due today:"), words
+    said, _, _, _ = scripted_home(library, Heard(0, "help", "keyboard"))  # every exercise, for help
+    assert said[1].startswith("You can say start") and "Wall standing" in said[1]
+
+
+def test_with_nothing_due_it_greets_says_so_and_asks_what_to_do(library, phrases):
+    said, _, _, _ = scripted_home(library, due=[])
+    assert said == [phrases.home_greeting.format(name=" Ann"), phrases.home_nothing_due, phrases.home_prompt]
+
+
+def test_an_unheard_answer_gets_the_question_once_more_then_how_to_go_on(library, phrases):
+    said, started, _, _ = scripted_home(library, SILENT, SILENT, Heard(0, "start wall standing", "keyboard"))
+    assert said[1:4] == [phrases.home_confirm_again.format(title="Neck turns with fixed gaze"),
+                         phrases.home_no_answer, phrases.home_prompt]
+    assert " ".join(said[2:4]) == ("I did not hear an answer. "
+                                   "What would you like to do? Name an exercise, or say goodbye.")
+    assert started == ["wall-standing"]  # and it is still listening
+    said, started, _, _ = scripted_home(library, SILENT, Heard(0, "yes", "voice", Recognition("yes", 0.7)))
+    assert started == ["neck-gaze-rotation"]  # the short form's answer counts
+
+
+def test_start_wall_standing_waits_for_its_answer_and_never_goes_silent(library, phrases):
+    unsure = Heard(0, "start wall standing", "voice", Recognition("start wall standing", 0.5))
+    said, started, grammars, _ = scripted_home(library, unsure, SILENT, SILENT)
+    assert said[1:] == [phrases.home_confirm.format(title="Wall standing"), "Start Wall standing? Yes or no.",
+                        phrases.home_no_answer, phrases.home_prompt]
+    assert started == []
+    assert grammars[1] == load_vocabulary().grammar("answer")  # only answers while it asks about a name
+
+
+def test_the_wait_for_an_answer_starts_when_its_voice_stops(library):
+    """While the question is still being said, silence is not yet a missing answer."""
+    talking = [True] * 2  # two minutes of speech: no time-out...
+    inbox = Script(SILENT, SILENT, SILENT)  # ...until a silence after it
+    said = []
+    home = Home(library, load_vocabulary(), load_phrases(), inbox, said.append, lambda e: None, lambda g: None,
+                due=lambda: DUE, speaking=lambda: bool(talking) and talking.pop(), clock=inbox.clock)
+    home.loop()
+    assert said[1:] == [load_phrases().home_confirm_again.format(title="Neck turns with fixed gaze")]
+
+
+def test_a_yes_said_over_the_greeting_counts_once_its_voice_is_cancelled(library):
+    yes = Heard(0, "yes", "voice", Recognition("yes", 0.8))
+    said, started, _, hushed = scripted_home(library, yes, speaking=lambda: True, echo_cancelled=lambda: True)
+    assert started == ["neck-gaze-rotation"] and hushed == [True]  # the rest of the question is cut off
+    # Without a canceller, its own "Say yes, no" coming back must not start anything.
+    said, started, _, hushed = scripted_home(library, yes, speaking=lambda: True)
+    assert started == [] and hushed == []
+
+
+def test_an_answer_begun_over_the_question_and_understood_just_after_counts(library):
+    talking = [True]
+    yes = Heard(0, "yes", "voice", Recognition("yes", 0.8), over_speech=True)
+    said, started, _, _ = scripted_home(library, yes, speaking=lambda: bool(talking) and talking.pop(),
+                                        echo_cancelled=lambda: True)
+    assert started == ["neck-gaze-rotation"]
+
+
+def test_something_else_while_asked_keeps_the_question_and_asks_it_briefly(library, phrases):
+    said, started, _, _ = scripted_home(library, Heard(0, "mumble", "voice", Recognition("goodbye", 0.05)),
+                                        Heard(0, "yes", "keyboard"))
+    assert said[1] == phrases.home_confirm_again.format(title="Neck turns with fixed gaze")
+    assert started == ["neck-gaze-rotation"]
+
+
+def test_after_a_session_the_menu_listens_for_its_own_words_again(library):
+    said, started, grammars, _ = scripted_home(library, Heard(0, "start wall standing", "keyboard"),
+                                               Heard(0, "goodbye", "keyboard"), due=[])
+    assert started == ["wall-standing"]
+    menu = Menu(library, load_vocabulary()).grammar()
+    assert grammars == [menu, menu]  # a session changes what the recogniser listens for: asked for again

@@ -121,3 +121,103 @@ def test_while_the_voice_is_speaking_only_stop_counts_and_stop_cuts_it_off(libra
     assert not runner.session.paused
     runner.hear(Heard(21.0, "stop", "voice", Recognition("stop", 0.99, "test")))
     assert runner.session.finished and {"kind": "_interrupt"} in out.records
+
+
+# -- an answer said over the companion's own question ----------------------------------------------
+
+
+class Voice:
+    """The devices' answer to "is it speaking, and what": set by the test."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def speaking(self) -> bool:
+        return bool(self.text)
+
+    def speaking_text(self) -> str:
+        return self.text
+
+
+def asking_runner(library, cancelled: bool):
+    from companion.engine.clock import VirtualClock
+    from companion.language.understanding import Understanding
+    from companion.speech.ports import Recognition
+
+    vocabulary = load_vocabulary()
+    voice, out = Voice(), FakeSpeaker()
+    runner = Runner(make_session(library, "wall-standing"), VirtualClock(), vocabulary, [out], voice=voice,
+                    understanding=Understanding(vocabulary, echo_cancelled=lambda: cancelled))
+    runner.advance_to(20.0)
+    unsure = Recognition("pause", 0.5, "test")
+    runner.hear(Heard(20.0, "pause", "voice", unsure))  # "Did you say pause? Say yes or no."
+    assert runner.session.awaiting == "yesno"
+    return runner, voice, out
+
+
+def test_a_yes_said_while_it_asks_its_question_answers_it_and_cuts_the_question_short(library):
+    from companion.speech.ports import Recognition
+
+    runner, voice, out = asking_runner(library, cancelled=True)
+    voice.text = runner.session.question  # still saying it
+    runner.hear(Heard(21.0, "yes", "voice", Recognition("yes", 0.8, "test")))
+    assert runner.session.paused and runner.session.awaiting is None
+    heard = [r for r in out.records if r["kind"] == "heard"][-1]
+    assert heard["answer"] == "yes" and heard["decision"] == "answer"
+    assert out.records[out.records.index(heard) - 1] == {"kind": "_interrupt"}
+
+
+def test_without_a_canceller_its_own_yes_or_no_coming_back_answers_nothing(library):
+    from companion.speech.ports import Recognition
+
+    runner, voice, out = asking_runner(library, cancelled=False)
+    voice.text = runner.session.question  # "...Say yes or no.": that "yes" may be its own
+    runner.hear(Heard(21.0, "yes", "voice", Recognition("yes", 0.99, "test")))
+    assert not runner.session.paused and runner.session.awaiting == "yesno"
+    voice.text = ""  # once it has stopped speaking, the answer counts as ever
+    runner.hear(Heard(22.0, "yes", "voice", Recognition("yes", 0.8, "test")))
+    assert runner.session.paused
+
+
+def test_an_answer_begun_over_its_question_and_understood_just_after_counts(library):
+    from companion.language.understanding import ANSWER_GRACE_SECONDS
+    from companion.speech.ports import Recognition
+
+    runner, voice, out = asking_runner(library, cancelled=True)
+    voice.text = runner.session.question
+    runner.advance_to(21.0)
+    assert runner.speaking()  # the runner sees it saying the question at 21 s...
+    voice.text = ""  # ...then it stops
+    yes = Recognition("yes", 0.8, "test")
+    runner.clock.advance_to(21.0 + ANSWER_GRACE_SECONDS + 0.5)
+    runner.hear(Heard(runner.clock.now(), "yes", "voice", yes, over_speech=True))
+    assert runner.session.awaiting == "yesno"  # too long after: it may have been anything
+    runner.advance_to(22.0 + ANSWER_GRACE_SECONDS)
+    voice.text = runner.session.question
+    assert runner.speaking()
+    voice.text = ""
+    runner.clock.advance_to(runner.clock.now() + 1.0)
+    runner.hear(Heard(runner.clock.now(), "yes", "voice", yes, over_speech=True))
+    assert runner.session.paused and runner.session.awaiting is None
+
+
+def test_a_yes_over_any_other_sentence_is_still_ignored(library):
+    from companion.speech.ports import Recognition
+
+    runner, voice, out = asking_runner(library, cancelled=True)
+    voice.text = "Now stay like this for five minutes."
+    runner.hear(Heard(21.0, "yes", "voice", Recognition("yes", 0.99, "test")))
+    assert runner.session.awaiting == "yesno" and not runner.session.paused
+
+
+def test_the_routine_waits_for_the_answer_on_the_virtual_clock(library):
+    """Nothing else is said while the question waits, however long the answer takes within its time."""
+    from companion.speech.ports import Recognition
+
+    runner, voice, out = asking_runner(library, cancelled=True)
+    before = len(out.records)
+    runner.advance_to(27.0)
+    assert [r for r in out.records[before:] if r["kind"] == "say"] == []
+    runner.hear(Heard(27.0, "no", "voice", Recognition("no", 0.9, "test")))
+    assert [r["text"] for r in out.records[before:] if r["kind"] == "say"] == [
+        runner.phrases.confirm_cancelled]

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from companion.cli import main
 from companion.cli.ask import register as add_ask_parser
 from companion.cli.exit_codes import EXIT_OK, EXIT_USAGE
 from companion.knowledge.schema import sentence_count
@@ -169,3 +170,26 @@ def test_a_spoken_question_is_heard_whole_across_a_pause(monkeypatch, capsys) ->
     assert listen_for_question() == "how should i lift a heavy box"
     assert recorder.free
     assert recorder.fed >= len(first) + len(pause) + len(second)  # one utterance, both halves
+
+
+def test_a_recorded_question_is_transcribed_and_answered(tmp_path, capsys):
+    import json
+    import shutil
+    import subprocess
+
+    if shutil.which("flite") is None:
+        pytest.skip("flite is needed to speak the question")
+    wav = tmp_path / "question.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", "How should I lift a heavy box?", "-o", str(wav)], check=True)
+    assert main(["ask", "--audio", str(wav), "--json", "--text"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert "lift" in record["transcript"].lower() and record["decode_ms"] > 0
+    assert record["known"] and "knees" in record["answer"]
+
+
+def test_a_recording_that_is_not_a_wav_is_named_without_a_traceback(tmp_path, capsys):
+    broken = tmp_path / "question.wav"
+    broken.write_text("not audio")
+    assert main(["ask", "--audio", str(broken), "--text"]) == 1
+    err = capsys.readouterr().err
+    assert "question.wav: cannot read this WAV file" in err and "Traceback" not in err

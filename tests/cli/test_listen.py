@@ -55,3 +55,40 @@ def test_a_file_that_is_not_a_wav_is_named_and_the_rest_still_decoded(wavs, tmp_
     assert code == 1
     assert "notes.wav: cannot read this WAV file" in captured.err and "Traceback" not in captured.err
     assert json.loads(captured.out.splitlines()[0])["command"] == "stop"
+
+
+REAL = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "speech-real"
+
+
+def real_clip(word: str, index: int = 0) -> str:
+    files = sorted((REAL / word).glob("*.wav")) if (REAL / word).is_dir() else []
+    if not files:
+        pytest.skip(f"real recordings are needed: {REAL / word} is missing")
+    return str(files[index])
+
+
+def test_state_judges_a_recording_as_a_session_in_that_state_would(capsys):
+    yes, stop, bird = real_clip("yes", 0), real_clip("stop", 2), real_clip("bird", 0)
+    assert main(["listen", "--json", "--state", "yes-no", yes, stop, bird]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["state"] for r in rows] == ["yes-no"] * 3
+    assert rows[0]["command"] == "yes" and rows[0]["decision"] == "act"
+    assert rows[1]["command"] == "stop"
+    assert rows[2]["command"] is None and rows[2]["decision"] == "ignore"
+    for row in rows:  # each model's evidence, for logs and tuning
+        assert {"pocketsphinx", "keywords", "decided_by"} <= set(row["evidence"]), row["evidence"]
+        assert {"transcript", "reason", "confidence", "decode_ms"} <= set(row)
+
+
+def test_free_state_transcribes_a_sentence_and_finds_the_symptom_in_it(tmp_path, capsys):
+    import shutil
+    import subprocess
+
+    if shutil.which("flite") is None:
+        pytest.skip("flite is needed to speak the sentence")
+    wav = tmp_path / "said.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", "The pain is going down my leg.", "-o", str(wav)], check=True)
+    assert main(["listen", "--json", "--state", "free", str(wav)]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert "down my leg" in row["transcript"] and row["command"] == "symptom:spreading-leg"
+    assert "whisper" in row["evidence"]

@@ -9,17 +9,26 @@ import pytest
 from companion.content.library import Library
 from companion.content.schema import Routine
 from companion.engine.cues import Beep, Say, SessionFinished, StepStarted
-from companion.engine.events import Command, CommandEvent, Tick, Unrecognised
+from companion.engine.events import AnswerEvent, Command, CommandEvent, Tick, Unrecognised
 from companion.engine.plan import PlanBuilder, RepsStep
 from companion.engine.session import Session
 from tests.conftest import make_session, run_virtual, says
 
 
-def run_to_end(session: Session, start: float = 0.0) -> list:
+def run_to_end(session: Session, start: float = 0.0, answer: bool = False) -> list:
+    """Every cue to the end; ``answer``: say at once, to each comfort or symptom check, that all is well."""
     cues = session.start(start)
     while (deadline := session.next_deadline()) is not None:
+        if answer and session.awaiting_answer:
+            cues += carry_on(session)
+            continue
         cues += session.feed(Tick(deadline))
     return cues
+
+
+def carry_on(session: Session) -> list:
+    """The answer to a hold's check that lets it go on: "yes" I am comfortable, "no" pain has not spread."""
+    return session.feed(AnswerEvent(session.now, session.question == session.phrases.comfort_check))
 
 
 def first(cues, cls, **match):
@@ -38,16 +47,17 @@ def hold_start(records) -> float:
 
 def test_five_minute_wall_stand_runs_in_well_under_a_second_with_exact_cue_times(library: Library):
     started = time.perf_counter()
-    records = run_virtual(library, "wall-standing")
+    session = make_session(library, "wall-standing")
+    cues = run_to_end(session, answer=True)  # "yes" at once to every "Are you comfortable?"
     elapsed = time.perf_counter() - started
     assert elapsed < 1.0
 
-    begin = hold_start(records)
-    end = next(r["t"] for r in records if r["kind"] == "beep" and r["text"] == "end")
+    begin = first(cues, Beep, tone="start").at
+    end = first(cues, Beep, tone="end").at
     assert end - begin == pytest.approx(300.0)
-    spoken = {round(r["t"] - begin, 3): r["text"] for r in records
-              if r["kind"] == "say" and r["say"] == "count" and begin <= r["t"] <= end}
-    asked = [round(r["t"] - begin, 3) for r in records if r["kind"] == "say" and r["say"] == "question"]
+    said = [c for c in cues if isinstance(c, Say) and begin <= c.at <= end]
+    spoken = {round(c.at - begin, 3): c.text for c in said if c.kind.value == "count"}
+    asked = [round(c.at - begin, 3) for c in said if c.kind.value == "question"]
     assert asked == [60.0, 120.0, 180.0, 240.0]  # "Are you comfortable?" every minute, as the routine says
     assert spoken[60.0].startswith("4 minutes left")
     assert spoken[120.0].startswith("3 minutes left")
@@ -55,6 +65,23 @@ def test_five_minute_wall_stand_runs_in_well_under_a_second_with_exact_cue_times
     assert spoken[240.0].startswith("1 minute left")
     assert spoken[270.0] == "30 seconds left."
     assert [spoken[295.0 + i] for i in range(5)] == ["5", "4", "3", "2", "1"]
+    assert isinstance(cues[-1], SessionFinished) and cues[-1].reason == "completed"
+
+
+def test_unanswered_comfort_checks_lapse_quietly_and_never_stretch_the_hold(library: Library, phrases):
+    """Nobody answers: the hold counts exactly its 300 s, each check is said once and lapses without a
+    word (no re-ask, no "carrying on" over a person holding still), in virtual milliseconds."""
+    started = time.perf_counter()
+    records = run_virtual(library, "wall-standing")
+    assert time.perf_counter() - started < 1.0
+    begin = hold_start(records)
+    end = next(r["t"] for r in records if r["kind"] == "beep" and r["text"] == "end")
+    assert end - begin == pytest.approx(300.0)
+    texts = [r["text"] for r in records if r["kind"] == "say" and begin <= r["t"] <= end]
+    assert texts.count(phrases.comfort_check) == 4
+    assert texts.count(phrases.again_comfort) == texts.count(phrases.question_dropped) == 0
+    first_asked = next(r["t"] for r in records if r.get("text") == phrases.comfort_check)
+    assert first_asked - begin == pytest.approx(60.0)
     assert records[-1]["kind"] == "finished" and records[-1]["text"] == "completed"
 
 
@@ -278,7 +305,7 @@ def test_slower_pace_lengthens_tempo_but_never_a_fixed_hold(library: Library):
 
 def test_a_ranged_hold_grows_with_pace_up_to_its_stated_maximum(library: Library):
     def hold_length(pace: float) -> float:
-        cues = run_to_end(make_session(library, "mckenzie-1-prone-lying", pace=pace))
+        cues = run_to_end(make_session(library, "mckenzie-1-prone-lying", pace=pace), answer=True)
         return first(cues, Beep, tone="end").at - first(cues, Beep, tone="start").at
 
     assert hold_length(1.0) == pytest.approx(120)
@@ -351,7 +378,9 @@ def test_how_many_left_in_a_hold_gives_the_time(library: Library):
     session.start(0.0)
     while session.current_step.kind != "hold" or session._phase_index == 0:
         session.feed(Tick(session.next_deadline()))
-    session.feed(Tick(session.now + 100))
+    begin = session.now
+    while session.now < begin + 100:  # "yes" to "Are you comfortable?" at 60 s, at once
+        carry_on(session) if session.awaiting_answer else session.feed(Tick(min(session.next_deadline(), begin + 100)))
     assert answer(session, Command.HOW_MANY_LEFT) == "3 minutes 20 seconds left in this hold."
 
 

@@ -30,7 +30,7 @@ from companion.content.library import load_library
 from companion.content.locale import LANG_ENV, lang_dir
 from companion.content.phrases import load_phrases
 from companion.engine.cues import Say
-from companion.engine.events import Command
+from companion.engine.events import Command, Tick
 from companion.engine.plan import Care, PlanBuilder, spoken_words
 from companion.engine.session import Session
 from companion.language.heard import Heard
@@ -230,6 +230,8 @@ def test_a_whole_session_says_and_shows_nothing_in_english(pseudo, tmp_path):
     assert say("And relax.") in out  # and no release
     assert say("Left side.") in out and say("1 minute left.") in out
     assert say("That is the end of the session. Well done.") in out
+    # Nobody answers the hold's "Are you comfortable?": it lapses without a word, in any language.
+    assert say("Are you comfortable?") in out and say("No answer, so I will carry on.") not in out
     assert not english_in(out), english_in(out)
 
 
@@ -309,6 +311,10 @@ def test_an_unsure_command_is_asked_about_by_its_name_in_the_language(tmp_path, 
     session.start(0.0)
     said = [cue.text for cue in session.feed(event) if isinstance(cue, Say)]
     assert said[-1] == cyrillic("Did you say faster? Say yes or no.")
+    # Unanswered, it is asked again in the short form, by the same name, then dropped.
+    said = [cue.text for cue in session.feed(Tick(session.next_deadline())) if isinstance(cue, Say)]
+    said += [cue.text for cue in session.feed(Tick(session.next_deadline())) if isinstance(cue, Say)]
+    assert said == [cyrillic("Faster? Yes or no."), cyrillic("No answer, so I will carry on.")]
 
 
 def test_speech_length_counts_chinese_by_characters():

@@ -95,3 +95,54 @@ def test_a_place_answer_for_the_neck_uses_the_arm_places():
     meaning = interpreter.interpret(Heard(1.0, "my thigh", "keyboard"), 1.0, "place")
     assert meaning.event.place == "thigh"
     assert interpreter.interpret(Heard(1.0, "stop", "keyboard"), 1.0, "arm-place").command == "stop"
+
+
+# -- an answer said over its own yes/no question ------------------------------------------------
+
+CONFIRM = "Did you say pause? Say yes or no."
+COMFORT = "Are you comfortable?"
+
+
+def test_a_yes_or_no_over_its_own_question_answers_it_once_its_voice_is_cancelled():
+    cancelled = Understanding(load_vocabulary(), echo_cancelled=lambda: True)
+    decision = cancelled.decide(heard("yes", 0.5), speaking=True, speaking_text=CONFIRM, question=CONFIRM)
+    assert decision.kind == "answer" and decision.answer is True
+    assert cancelled.decide(heard("no", 0.5), speaking=True, speaking_text=CONFIRM, question=CONFIRM).answer is False
+    # Not while it says something else, nor with no question waiting: then only stop counts, as before.
+    assert cancelled.decide(heard("yes", 0.9), speaking=True, speaking_text="Rest for 30 seconds.",
+                            question=CONFIRM).kind == "ignore"
+    assert cancelled.decide(heard("yes", 0.9), speaking=True, speaking_text=CONFIRM).kind == "ignore"
+    assert cancelled.decide(heard("next", 0.99), speaking=True, speaking_text=CONFIRM,
+                            question=CONFIRM).kind == "ignore"
+    assert cancelled.decide(heard("yes", 0.1), speaking=True, speaking_text=CONFIRM,
+                            question=CONFIRM).kind == "ignore"  # below the answer floor
+
+
+def test_without_a_canceller_its_own_say_yes_or_no_never_answers_itself():
+    raw = Understanding(load_vocabulary())
+    for answer in ("yes", "yeah", "no", "nope"):
+        decision = raw.decide(heard(answer, 0.99), speaking=True, speaking_text=CONFIRM, question=CONFIRM)
+        assert decision.kind == "ignore" and "saying that answer" in decision.reason, answer
+    # A question without those words: a sure answer over it counts, an unsure one may be its own voice.
+    assert raw.decide(heard("no", 0.95), speaking=True, speaking_text=COMFORT, question=COMFORT).answer is False
+    assert raw.decide(heard("yes", 0.5), speaking=True, speaking_text=COMFORT, question=COMFORT).kind == "ignore"
+    # Stop over it is still stop.
+    assert raw.decide(heard("stop", 0.99), speaking=True, speaking_text=COMFORT,
+                      question=COMFORT).command is Command.STOP
+
+
+def test_an_answer_between_sentences_is_unchanged_by_a_question():
+    raw = Understanding(load_vocabulary())
+    assert raw.decide(heard("yes", 0.4), question=CONFIRM).answer is True
+
+
+def test_the_interpreter_passes_the_question_on():
+    from companion.engine.events import AnswerEvent
+    from companion.language.heard import Heard
+    from companion.language.interpret import Interpreter
+
+    interpreter = Interpreter(load_vocabulary(), Understanding(load_vocabulary(), echo_cancelled=lambda: True))
+    said = Heard(3.0, "yes", "voice", heard("yes", 0.8))
+    meaning = interpreter.interpret(said, 3.0, "yesno", speaking=True, speaking_text=CONFIRM, question=CONFIRM)
+    assert isinstance(meaning.event, AnswerEvent) and meaning.event.answer is True
+    assert interpreter.interpret(said, 3.0, "yesno", speaking=True, speaking_text=CONFIRM).event is None

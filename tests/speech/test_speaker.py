@@ -172,29 +172,39 @@ def test_a_device_that_fails_loses_speech_not_the_speaker(engine):
     assert time.monotonic() - started < 8
 
 
-class RecordingEngine:
-    """The real engine, noting the settings it is given."""
+class RecordingSynthesiser:
+    """The real synthesiser, noting what it is asked to say and at which rate."""
 
-    def __init__(self, engine):
-        self.engine, self.settings = engine, []
+    def __init__(self, synthesiser):
+        self.synthesiser, self.name, self.voice, self.said = synthesiser, synthesiser.name, synthesiser.voice, []
 
-    def setProperty(self, name, value):  # noqa: N802 - pyttsx3's name
-        self.settings.append((name, value))
-        self.engine.setProperty(name, value)
+    def synthesise(self, text, rate, voice=""):
+        self.said.append((text, rate))
+        return self.synthesiser.synthesise(text, rate, voice)
 
-    def __getattr__(self, name):
-        return getattr(self.engine, name)
+    def close(self):
+        self.synthesiser.close()
 
 
 def test_a_stop_drops_speech_but_keeps_volume_and_rate_changes(engine):
-    recording = RecordingEngine(engine)
-    speaker = sp.Pyttsx3Speaker(engine=recording, stream=FakeStream())
+    """Volume is a gain on what is played; the rate goes to the synthesiser in order with the sentences."""
+    recording = RecordingSynthesiser(sp.Pyttsx3Synthesiser(engine))
+    stream = FakeStream()
+    speaker = sp.SynthesisSpeaker(recording, stream=stream)
+    peaks: list[int] = []
+    speaker.add_tap(lambda pcm, rate: peaks.append(max(abs(v) for v in array.array("h", pcm))))
     speaker.say("Stand with your back to a wall and breathe slowly for a while.")
     speaker.say("This one is dropped.")
+    deadline = time.monotonic() + 5
+    while stream.written == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
     quieter = speaker.change_volume(-1)
+    slower = speaker.set_pace(2.0)
     speaker.interrupt()
+    peaks.clear()
+    speaker.say("Breathe in.")
     speaker.close()
-    try:
-        assert ("volume", quieter) in recording.settings
-    finally:
-        engine.setProperty("volume", 1.0)
+    assert speaker.volume == quieter < 1.0 and slower < speaker.voice.rate
+    assert "This one is dropped." not in [text for text, _ in recording.said]
+    assert recording.said[-1] == ("Breathe in.", slower)
+    assert peaks and max(peaks) <= 32767 * quieter + 1

