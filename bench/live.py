@@ -110,8 +110,11 @@ class Companion:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             self.drain()
-            last, line = self.seen[-1] if self.seen else (0.0, "")
-            words = len(line.split("]", 1)[-1].split())
+            last = self.seen[-1][0] if self.seen else 0.0
+            # Every sentence printed with the last one is said one after the other.
+            burst = [line for at, line in self.seen
+                     if at >= last - 0.3 and "]  (" not in line and "YOU SAID" not in line]
+            words = sum(len(line.split("]", 1)[-1].split()) for line in burst)
             if time.monotonic() - last >= seconds + 0.45 * words:
                 return
             time.sleep(0.1)

@@ -43,9 +43,11 @@ class Listener(threading.Thread):
         self.speaking: Callable[[], bool] = lambda: False  # is the companion talking right now?
         self.on_speech: Callable[[bool], None] | None = None  # told when an utterance starts and ends
         self._began_over_speech = False
+        self._in_utterance = False
         self.segmenter.on_speech = self._utterance_starts
 
     def _utterance_starts(self, started: bool) -> None:
+        self._in_utterance = started
         if started:
             self._began_over_speech = self.speaking()
             self.recognizer.began_over_speech(self._began_over_speech)
@@ -57,6 +59,11 @@ class Listener(threading.Thread):
             for frame in self.source.frames():
                 if self._halt.is_set():
                     return
+                if self._in_utterance and not self._began_over_speech and self.speaking():
+                    # The companion started talking during this utterance (its voice is starting up
+                    # as the utterance began): it holds its own voice now, not worth transcribing.
+                    self._began_over_speech = True
+                    self.recognizer.began_over_speech(True)
                 utterance = self.segmenter.feed(frame)
                 if utterance:
                     self._hand_on(utterance)
