@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from companion.speech.asr.fused import SHORTLIST, FusedRecognizer, FusionPolicy, normalise_transcript, overlap
+from companion.speech.asr.fused import SHORTLIST, FusedRecognizer, FusionPolicy, overlap
+from companion.speech.asr.whisper import normalise
 from companion.speech.ports import Recognition, Recognizer, RecognizerUnavailable
 
 WORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
@@ -205,7 +206,7 @@ def test_whisper_that_cannot_load_is_named_and_the_rest_keeps_working():
 
 @pytest.mark.parametrize("raw, text", [(" Stop.", "stop"), ("I'm ready!", "im ready"), ("  How long is left?", "how long is left")])
 def test_transcripts_are_written_as_the_vocabulary_writes_phrases(raw, text):
-    assert normalise_transcript(raw) == text
+    assert normalise(raw) == text
 
 
 def test_overlap_is_the_share_of_the_phrases_words_heard():

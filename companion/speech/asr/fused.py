@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from companion.speech.asr.whisper import normalise
 from companion.speech.ports import SAMPLE_RATE, Recognition, Recognizer, RecognizerUnavailable
 
 SILENCE, UNKNOWN = "_silence_", "_unknown_"  # the keyword model's labels for no speech and another word
@@ -55,6 +56,16 @@ class FusionPolicy:
     whisper_near: float = 1.5  # PocketSphinx's phrase within this of Whisper's best is confirmed ("stop now"/"stop")
     free_logprob: float = -1.0  # a free transcript with a mean log probability below this is not trusted
     no_speech: float = 0.6  # Whisper's no-speech probability at or above this: nothing was said
+
+    @property
+    def middle(self) -> float:
+        """The confidence of a phrase worth asking about and never acting on."""
+        return (self.unsure_low + self.unsure_high) / 2
+
+    @staticmethod
+    def for_phrase(limit: float, phrase: str) -> float:
+        """A Whisper log-probability limit measured on one word, for a phrase of several."""
+        return limit * max(1, len(phrase.split())) ** 0.5
 
 
 SURE = 0.95  # the confidence given to a result two models agree on
@@ -165,7 +176,7 @@ class FusedRecognizer(Recognizer):
         words = set(self.spotter.WORDS) if self.spotter is not None else set()
         # 1. The keyword model is sure, and the word may be said here. Its one-second window hears
         #    "go" in "go back" too: a longer phrase of PocketSphinx's that holds the word is confirmed.
-        middle = (policy.unsure_low + policy.unsure_high) / 2
+        middle = policy.middle
         sure_word = scores is not None and short and scores.top_prob >= policy.keyword_sure
         text, confidence, decided = heard.text, heard.confidence, "pocketsphinx"
         candidates = [text]
@@ -230,12 +241,13 @@ class FusedRecognizer(Recognizer):
         evidence["whisper"] = {"scores": [[p, round(s, 3)] for p, s in ranked[:3]],
                                "ms": round((time.perf_counter() - began) * 1000, 1)}
         # The floor was measured on one-word clips; a longer phrase has more tokens to pay for.
-        if logp < self.policy.whisper_floor * max(1, len(best.split())) ** 0.5:
+        policy = self.policy
+        if logp < policy.for_phrase(policy.whisper_floor, best):
             return self._result("", 0.0, "whisper rejects", evidence)
-        scored, middle = dict(ranked), (self.policy.unsure_low + self.policy.unsure_high) / 2
-        sure = logp >= self.policy.whisper_sure * max(1, len(best.split())) ** 0.5
+        scored, middle = dict(ranked), policy.middle
+        sure = logp >= policy.for_phrase(policy.whisper_sure, best)
         for candidate in candidates:
-            if candidate in scored and logp - scored[candidate] <= self.policy.whisper_near:
+            if candidate in scored and logp - scored[candidate] <= policy.whisper_near:
                 # Confirmed: acted on when Whisper is sure of it too, else asked about.
                 return self._result(candidate, SURE if sure else middle, "whisper confirms", evidence)
         if sure:  # a phrase neither small model named: worth a question, never an action
@@ -249,7 +261,7 @@ class FusedRecognizer(Recognizer):
         phrases = list(self.phrases or candidates)
         if len(phrases) <= SHORTLIST:
             return phrases
-        said = " ".join([normalise_transcript(transcript), *candidates])
+        said = " ".join([normalise(transcript), *candidates])
         ranked = sorted(phrases, key=lambda p: -overlap(p, said))
         return list(dict.fromkeys([c for c in candidates if c] + ranked[:SHORTLIST]))
 
@@ -268,7 +280,7 @@ class FusedRecognizer(Recognizer):
             return Recognition(heard.text, heard.confidence, self.name,
                                details={**evidence, **heard.details, "free_form": True})
         said = whisper.transcribe(pcm)
-        text = normalise_transcript(said.text)
+        text = normalise(said.text)
         evidence["whisper"] = {"transcript": said.text, "avg_logprob": round(said.avg_logprob, 3),
                                "no_speech_prob": round(said.no_speech_prob, 3), "ms": round(said.decode_ms, 1)}
         if not text or said.no_speech_prob >= self.policy.no_speech:
@@ -305,9 +317,3 @@ def overlap(phrase: str, text: str) -> float:
     said = set(text.split())
     stems = {w[:4] for w in said if len(w) >= 4}
     return sum(w in said or (len(w) >= 4 and w[:4] in stems) for w in words) / len(words) if words else 0.0
-
-
-def normalise_transcript(text: str) -> str:
-    """Whisper's " Stop." -> "stop": lower case, letters, digits and apostrophes, single spaces."""
-    kept = "".join(ch if ch.isalnum() or ch in "' " else " " for ch in text.lower())
-    return " ".join(kept.replace("'", "").split())
