@@ -112,7 +112,7 @@ def test_pause_during_a_hold_resumes_where_it_left_off(library: Library):
     begin = hold_start(plain)
     records = run_virtual(library, "wall-standing", [(begin + 30, "pause"), (begin + 130, "resume")])
     spoken = says(records)
-    assert (begin + 30, "Paused. Say resume when you are ready.") in spoken
+    assert (begin + 30, "Paused. Say go when you are ready.") in spoken
     # 270 s were left when paused; 100 s of pause shifts every later cue by exactly 100 s.
     assert any(t == pytest.approx(begin + 130) and text == "Carrying on with the hold. 4 minutes 30 seconds to go."
                for t, text in spoken)

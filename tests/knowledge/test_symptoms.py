@@ -19,7 +19,8 @@ from companion.knowledge.redflags import ConceptMatcher, RedFlagDetector
 from companion.knowledge.symptoms import Symptom, default_symptom_detector, detect_symptom, load_symptoms
 
 FINDINGS = {"chest-pain": "end", "breathlessness": "end", "weakness": "end", "dizziness": "end", "nausea": "pause",
-            "spreading-leg": "ask-spread", "spreading-arm": "ask-spread", "tingling": "ask-spread",
+            "spreading-leg": "ask-spread", "spreading-arm": "ask-spread", "spreading-unplaced": "ask-spread",
+            "tingling": "ask-spread",
             "numbness": "ask-spread", "worse-pain": "ask-score"}
 
 
@@ -47,6 +48,9 @@ def test_the_table_has_every_finding_with_its_action():
     # typed, and as a recogniser writes it
     ("The pain is shooting down the back of my thigh.", "spreading-leg"),
     ("its going down into my foot", "spreading-leg"),
+    ("the pain is going down my life", "spreading-leg"),  # Whisper at 20 dB (bench/live.py)
+    ("the pain is going down my", "spreading-unplaced"),  # the last word lost
+    ("it hurts all the way down my back", "spreading-unplaced"),
     ("pins and needles in my fingers", "tingling"),
     ("my hand has gone numb", "numbness"),
     ("my arm feels weak", "weakness"),

@@ -250,7 +250,7 @@ def test_commands_said_in_the_pseudo_language_are_understood(pseudo, tmp_path):
         f"40 {say('stop now')}",
     ]) + "\n", encoding="utf-8")
     out = run(folder, routines, tmp_path, "--script", str(script))
-    for sentence in ("Paused. Say resume when you are ready.", "Carrying on.", "All right, I will go more slowly.",
+    for sentence in ("Paused. Say go when you are ready.", "Carrying on.", "All right, I will go more slowly.",
                      "Sorry, I did not catch that. Say help to hear what you can say.",
                      "Stopping now. The session has ended. Well done for what you did."):
         assert say(sentence) in out, sentence
