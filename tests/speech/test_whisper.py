@@ -232,3 +232,28 @@ def test_scores_are_exact_for_the_best_and_sorted(transcriber):
     assert sorted(p for p, _ in pruned) == sorted(COMMANDS)
     assert dict(transcriber.score(pcm, COMMANDS, exact=["left"]))["left"] == pytest.approx(full["left"], abs=1e-3)
     assert transcriber.score(b"", ["stop"]) == [("stop", float("-inf"))]
+
+
+def test_scoring_the_audio_just_transcribed_reuses_its_encoding(transcriber, monkeypatch):
+    pcm = _clip("go")
+    transcriber.transcribe(pcm)
+    before = transcriber.score(pcm, COMMANDS)
+    calls = []
+    monkeypatch.setattr(transcriber, "model", _Counting(transcriber.model, calls))
+    assert transcriber.score(pcm, COMMANDS) == before and calls == []  # same audio: no second encoder pass
+    transcriber.score(_clip("stop"), COMMANDS)
+    assert len(calls) == 1
+
+
+class _Counting:
+    """The CTranslate2 model, counting encoder passes."""
+
+    def __init__(self, model, calls):
+        self._model, self._calls = model, calls
+
+    def encode(self, *args, **kwargs):
+        self._calls.append(1)
+        return self._model.encode(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)

@@ -189,6 +189,7 @@ class WhisperTranscriber:
         self._endings = [self.eot] + [self._encode_text(mark)[0] for mark in _ENDINGS]
         self._filters = _mel_filters()
         self._forms: dict[str, list[list[int]]] = {}
+        self._last_encoding: tuple[tuple[int, int, int], Any] | None = None
         self.load_ms = (time.perf_counter() - began) * 1000
 
     def _encode_text(self, text: str) -> list[int]:
@@ -197,13 +198,21 @@ class WhisperTranscriber:
     # -- audio in -------------------------------------------------------------
 
     def _encode(self, pcm: bytes, seconds: int = WINDOW_SECONDS) -> Any:
-        """The encoder output of one window of ``seconds`` holding the audio (longer audio is cut)."""
+        """The encoder output of one window of ``seconds`` holding the audio (longer audio is cut).
+
+        The last one is kept: a short transcript that is no phrase is then scored against the
+        grammar on the same audio, and the encoder is most of the time either takes."""
+        key = (hash(pcm), len(pcm), seconds)
+        if self._last_encoding is not None and self._last_encoding[0] == key:
+            return self._last_encoding[1]
         np = self._np
         audio = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32) / 32768.0
         mel = log_mel(audio, self._filters)[:, :-1]
         frames = seconds * SAMPLE_RATE // HOP
         mel = mel[:, :frames] if mel.shape[1] >= frames else np.pad(mel, ((0, 0), (0, frames - mel.shape[1])))
-        return self.model.encode(self._ct2.StorageView.from_array(np.ascontiguousarray(mel[None])))
+        encoded = self.model.encode(self._ct2.StorageView.from_array(np.ascontiguousarray(mel[None])))
+        self._last_encoding = (key, encoded)
+        return encoded
 
     # -- free speech ----------------------------------------------------------
 
