@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     grammar = judge.grammar(args.state)
     try:
         recognizer = make_recognizer(grammar if grammar is not None else vocabulary.grammar(), args.engine,
-                                     Path(args.model) if args.model else None)
+                                     Path(args.model) if args.model else None,
+                                     stop_phrases=vocabulary.stop_phrases())
     except RecognizerUnavailable as exc:
         print(f"Cannot listen: {exc}", file=sys.stderr)
         return 1

@@ -32,7 +32,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from companion.speech.asr.whisper import normalise
 from companion.speech.ports import SAMPLE_RATE, Recognition, Recognizer, RecognizerUnavailable
@@ -75,6 +75,10 @@ SHORTLIST = 32  # at most this many phrases (and the candidates) are scored by W
 class FusedRecognizer(Recognizer):
     """PocketSphinx's grammar, checked by the keyword model, settled or transcribed by Whisper.
 
+    Over the companion's voice, a word of the keyword model's never replaces a phrase of
+    PocketSphinx's that means stop (``stop_phrases``): through the echo canceller's double-talk
+    suppression the keyword model hears a damaged "stop" as "off" or "up" (bench/echo.py).
+
     ``spotter`` and ``whisper`` may be None (not installed, failed checksum):
     the recogniser then does what the remaining models can, and says so in
     ``missing``. Whisper loads in a background thread so the first command is
@@ -84,8 +88,10 @@ class FusedRecognizer(Recognizer):
     name = "fused"
 
     def __init__(self, grammar: Recognizer, spotter: Any = None, whisper: Any = None,
-                 policy: FusionPolicy = FusionPolicy(), load_whisper: Callable[[], Any] | None = None):
+                 policy: FusionPolicy = FusionPolicy(), load_whisper: Callable[[], Any] | None = None,
+                 stop_phrases: Iterable[str] = ()):
         self.grammar = grammar
+        self.stop_phrases = frozenset(stop_phrases)
         self.spotter = spotter
         self.whisper = whisper
         self.policy = policy
@@ -174,6 +180,9 @@ class FusedRecognizer(Recognizer):
                                         scores.probs.items(), key=lambda kv: -kv[1])[:3]}}
         short = seconds <= policy.short_seconds
         words = set(self.spotter.WORDS) if self.spotter is not None else set()
+        # Over its voice a stop phrase keeps PocketSphinx's word for it (the class docstring says why).
+        keep_stop = self._over_speech and heard.text in self.stop_phrases and (
+            scores is None or scores.top != heard.text)
         # 1. The keyword model is sure, and the word may be said here. Its one-second window hears
         #    "go" in "go back" too: a longer phrase of PocketSphinx's that holds the word is confirmed.
         middle = policy.middle
@@ -187,7 +196,7 @@ class FusedRecognizer(Recognizer):
         if inside:  # "go" or "go on"? Whisper settles it, or the user is asked
             text, confidence, decided = heard.text, middle, "keywords word inside an unsure phrase"
             candidates = [heard.text] + ([scores.top] if scores.top in allowed else [])
-        elif sure_word and scores.top in allowed:
+        elif sure_word and scores.top in allowed and not keep_stop:
             agree = heard.text == scores.top
             if agree or not heard.text or scores.top_prob >= policy.keyword_alone:
                 confidence = SURE if agree else policy.unsure_high + (1 - policy.unsure_high) * (
@@ -205,7 +214,7 @@ class FusedRecognizer(Recognizer):
             elif text in words and scores.prob(text) >= policy.keyword_agree and short:
                 confidence = max(confidence, min(SURE, policy.unsure_high + scores.prob(text) / 10))
                 decided = "pocketsphinx+keywords"
-            elif other and scores.top in allowed:
+            elif other and scores.top in allowed and not keep_stop:
                 # It heard another of its words, one that may be said here ("stop" where PocketSphinx
                 # made "go" of it): Whisper settles between them, or the user is asked (a stop pauses first).
                 text, confidence, decided = scores.top, middle, f"keywords heard {scores.top}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from companion.speech.models import installed_models
 from companion.speech.ports import Recognizer, RecognizerUnavailable
@@ -20,7 +20,7 @@ from companion.speech.ports import Recognizer, RecognizerUnavailable
 class Engine:
     name: str
     summary: str
-    build: Callable[[list[str], Path | None], Recognizer]  # (grammar, model folder) -> recogniser
+    build: Callable[[list[str], Path | None, frozenset[str]], Recognizer]  # (grammar, model folder, stops)
     preferred: Callable[[], bool]  # chosen by default when no engine is named
 
 
@@ -31,7 +31,7 @@ def default_vosk_model() -> Path | None:
     return None
 
 
-def _vosk(phrases: list[str], model: Path | None) -> Recognizer:
+def _vosk(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset()) -> Recognizer:
     path = model or default_vosk_model()
     if path is None:
         raise RecognizerUnavailable("no Vosk model is installed. "
@@ -41,17 +41,18 @@ def _vosk(phrases: list[str], model: Path | None) -> Recognizer:
     return VoskRecognizer(path, phrases)
 
 
-def _pocketsphinx(phrases: list[str], model: Path | None) -> Recognizer:
+def _pocketsphinx(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset()) -> Recognizer:
     from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
 
     return PocketSphinxRecognizer(phrases)
 
 
-def _fused(phrases: list[str], model: Path | None) -> Recognizer:
+def _fused(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset()) -> Recognizer:
     """PocketSphinx checked by the keyword model, with Whisper loading in the background.
 
     A model that cannot load (not installed, checksum wrong) is left out and named in
-    ``missing``; the others carry on. Only PocketSphinx is required.
+    ``missing``; the others carry on. Only PocketSphinx is required. ``stops`` are the
+    phrases that mean stop (see :class:`FusedRecognizer`).
     """
     from companion.speech.asr.fused import FusedRecognizer
     from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
@@ -64,7 +65,8 @@ def _fused(phrases: list[str], model: Path | None) -> Recognizer:
         spotter = KeywordSpotter()
     except RecognizerUnavailable as exc:
         missing.append(f"keyword model: {exc}")
-    fused = FusedRecognizer(PocketSphinxRecognizer(phrases), spotter, load_whisper=_whisper_transcriber)
+    fused = FusedRecognizer(PocketSphinxRecognizer(phrases), spotter, load_whisper=_whisper_transcriber,
+                            stop_phrases=stops)
     fused.missing.extend(missing)
     return fused
 
@@ -75,7 +77,7 @@ def _whisper_transcriber():  # -> WhisperTranscriber; the import is what takes t
     return WhisperTranscriber()
 
 
-def _whisper(phrases: list[str], model: Path | None) -> Recognizer:
+def _whisper(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset()) -> Recognizer:
     from companion.speech.asr.whisper import WhisperRecognizer
 
     return WhisperRecognizer(phrases, folder=model)
@@ -99,9 +101,13 @@ def default_engine(model: Path | None = None) -> str:
     return next(engine.name for engine in REGISTRY if engine.preferred())
 
 
-def make_recognizer(phrases: list[str], engine: str | None = None, model: Path | None = None) -> Recognizer:
-    """A recogniser for ``phrases``; raises :class:`RecognizerUnavailable` with the fix."""
+def make_recognizer(phrases: list[str], engine: str | None = None, model: Path | None = None,
+                    stop_phrases: Iterable[str] = ()) -> Recognizer:
+    """A recogniser for ``phrases``; raises :class:`RecognizerUnavailable` with the fix.
+
+    ``stop_phrases`` (the vocabulary's words for stop) let an engine that fuses models
+    protect a stop over the companion's voice; the speech layer knows no meanings itself."""
     if engine not in (None, *ENGINES):
         raise RecognizerUnavailable(f"unknown engine '{engine}'; choose one of: {', '.join(ENGINES)}")
     chosen = engine or default_engine(model)
-    return next(e for e in REGISTRY if e.name == chosen).build(phrases, model)
+    return next(e for e in REGISTRY if e.name == chosen).build(phrases, model, frozenset(stop_phrases))
