@@ -151,12 +151,12 @@ class Heard:
 @contextmanager
 def product_transcription() -> Iterator[object]:
     """:func:`companion.app.ask.transcribe_file` with its recogniser (the default one) built once, not per file."""
-    recognizer = devices.make_recognizer(["question"])
+    recognizer = spoken_app.question_recognizer()
     recognizer.set_phrases(None)
     if not recognizer.ready() or getattr(recognizer, "whisper", True) is None:
         missing = "; ".join(getattr(recognizer, "missing", [])) or "the free-speech model did not load"
         sys.exit(f"cannot transcribe free speech here: {missing}")
-    with mock.patch.object(devices, "make_recognizer", lambda phrases, engine=None, model=None: recognizer):
+    with mock.patch.object(devices, "make_recognizer", lambda *args, **kwargs: recognizer):
         yield recognizer
 
 

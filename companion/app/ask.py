@@ -10,11 +10,16 @@ from companion.language.vocabulary import load_vocabulary
 from companion.speech.audio.microphone import MicrophoneUnavailable
 from companion.speech.audio.segmenter import Segmenter
 from companion.speech.audio.wav import load_wav_16k
-from companion.speech.ports import RecognizerUnavailable, decode
+from companion.speech.ports import Recognizer, RecognizerUnavailable, decode
 
 
 class HeardNothing(Exception):
     """A recording could not be read or held no words; the message says which, for people."""
+
+
+def question_recognizer() -> Recognizer:
+    """The default recogniser, for one spoken question: told the domain's words (see vocabulary.yaml)."""
+    return devices.make_recognizer(["question"], question_prompt=load_vocabulary().question_prompt)
 
 
 def transcribe_file(path: Path) -> tuple[str, float]:
@@ -24,7 +29,7 @@ def transcribe_file(path: Path) -> tuple[str, float]:
     except (OSError, ValueError, EOFError) as exc:
         raise HeardNothing(f"{path}: cannot read this WAV file ({exc})") from None
     try:
-        recognizer = devices.make_recognizer(["question"])
+        recognizer = question_recognizer()
     except RecognizerUnavailable as exc:
         raise HeardNothing(f"Cannot listen: {exc}") from None
     recognizer.set_phrases(None)
@@ -36,7 +41,7 @@ def transcribe_file(path: Path) -> tuple[str, float]:
 def listen_for_question(seconds: float = 15.0) -> str:
     """One spoken question from the microphone (free speech), or "" with the reason on stderr."""
     try:
-        recognizer = devices.make_recognizer(["question"])
+        recognizer = question_recognizer()
         microphone = devices.open_microphone()
     except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
         print(f"Cannot listen: {exc}", file=sys.stderr)

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         recognizer = make_recognizer(grammar if grammar is not None else vocabulary.grammar(), args.engine,
                                      Path(args.model) if args.model else None,
-                                     stop_phrases=vocabulary.stop_phrases())
+                                     stop_phrases=vocabulary.stop_phrases(),
+                                     question_prompt=vocabulary.question_prompt)
     except RecognizerUnavailable as exc:
         print(f"Cannot listen: {exc}", file=sys.stderr)
         return 1

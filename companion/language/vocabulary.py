@@ -47,6 +47,7 @@ class _VocabularyFile(BaseModel):
     negations: list[str] = Field(default_factory=list)
     fillers: list[str] = Field(default_factory=list)
     question_words: list[str] = Field(default_factory=list)
+    question_prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,11 @@ class Vocabulary:
                  answers: dict[str, list[str]] | None = None, numbers: list[str] | None = None,
                  menu: MenuWords | None = None, places: dict[str, list[str]] | None = None,
                  normaliser: Normaliser | None = None, arm_places: dict[str, list[str]] | None = None,
-                 fillers: list[str] | None = None, question_words: list[str] | None = None):
+                 fillers: list[str] | None = None, question_words: list[str] | None = None,
+                 question_prompt: str = ""):
         """``normaliser`` cuts text into words; by default the way the language in use does."""
         self.normalise = normaliser or active_normaliser()
+        self.question_prompt = question_prompt  # the words a transcriber should expect in a question
         norm = self.normalise
         self.menu = menu or MenuWords(start_prefixes=[], what=[], goodbye=[])
         self._place_names = {place: ws[0] for place, ws in (arm_places or {}).items() if ws}
@@ -274,4 +277,4 @@ def _load_vocabulary(path: Path) -> Vocabulary:
     if unknown_places:
         raise ValueError(f"{path}: unknown arm_places {sorted(unknown_places)}; use {', '.join(ARM_PLACE_ORDER)}")
     return Vocabulary(data.commands, data.negations, data.answers, data.numbers, data.menu, data.places,
-                      norm, data.arm_places, data.fillers, data.question_words)
+                      norm, data.arm_places, data.fillers, data.question_words, data.question_prompt)

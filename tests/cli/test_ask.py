@@ -165,10 +165,13 @@ def test_a_spoken_question_is_heard_whole_across_a_pause(monkeypatch, capsys) ->
             pass
 
     recorder = Recorder()
-    monkeypatch.setattr(devices, "make_recognizer", lambda phrases: recorder)
+    built = []
+    monkeypatch.setattr(devices, "make_recognizer", lambda phrases, **kwargs: built.append(kwargs) or recorder)
     monkeypatch.setattr(devices, "open_microphone", FakeMicrophone)
     assert listen_for_question() == "how should i lift a heavy box"
     assert recorder.free
+    # Whisper is told the subject's words for a question (vocabulary.yaml's question_prompt)
+    assert "sciatica" in built[0]["question_prompt"]
     assert recorder.fed >= len(first) + len(pause) + len(second)  # one utterance, both halves
 
 

@@ -75,9 +75,11 @@ class FakeWhisper:
     scores: dict[str, float] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     scored: list[list[str]] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)
 
-    def transcribe(self, pcm):
+    def transcribe(self, pcm, prompt=""):
         self.calls.append("transcribe")
+        self.prompts.append(prompt)
         return FakeTranscript(self.transcript)
 
     def score(self, pcm, phrases, top=3, exact=()):
@@ -128,6 +130,21 @@ def test_over_its_voice_a_keyword_word_never_replaces_a_stop(probs):
     assert over.text == "stop now" and over.confidence >= FusionPolicy().unsure_low
     if "up" in probs:  # a word that may be said here: away from its voice, the keyword model's word counts
         assert hear(FakeGrammar("stop now", 0.6, COMMANDS), FakeSpotter(**probs)).text == "up"
+
+
+def test_only_an_expected_question_is_transcribed_with_the_domains_words():
+    whisper = FakeWhisper(transcript="why does my back hurt when I sit")
+    fused = FusedRecognizer(FakeGrammar("", 0.0, COMMANDS), FakeSpotter(_unknown_=0.9), whisper,
+                            question_prompt="Back pain, sciatica.")
+    fused.set_phrases(None)  # a question was asked for
+    fused.start()
+    fused.accept(SECOND * 2)
+    assert fused.finish().text == "why does my back hurt when i sit" and whisper.prompts == ["Back pain, sciatica."]
+    fused.set_phrases(COMMANDS)  # mid-exercise: a sentence, but nobody asked for one
+    fused.start()
+    fused.accept(SECOND * 2)
+    fused.finish()
+    assert whisper.prompts[1:] == [""]
 
 
 def test_a_stray_word_forced_onto_stop_is_vetoed_when_the_model_heard_another_word():

@@ -257,3 +257,8 @@ class _Counting:
 
     def __getattr__(self, name):
         return getattr(self._model, name)
+
+
+def test_a_prompt_steers_the_words_but_is_never_written_out(transcriber):
+    said = transcriber.transcribe(_clip("stop"), prompt="Back pain, neck pain, sciatica.")
+    assert whisper.normalise(said.text) == "stop"

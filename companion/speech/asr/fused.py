@@ -89,9 +89,10 @@ class FusedRecognizer(Recognizer):
 
     def __init__(self, grammar: Recognizer, spotter: Any = None, whisper: Any = None,
                  policy: FusionPolicy = FusionPolicy(), load_whisper: Callable[[], Any] | None = None,
-                 stop_phrases: Iterable[str] = ()):
+                 stop_phrases: Iterable[str] = (), question_prompt: str = ""):
         self.grammar = grammar
         self.stop_phrases = frozenset(stop_phrases)
+        self.question_prompt = question_prompt
         self.spotter = spotter
         self.whisper = whisper
         self.policy = policy
@@ -288,7 +289,9 @@ class FusedRecognizer(Recognizer):
                 self.grammar.set_phrases(self._grammar_phrases)
             return Recognition(heard.text, heard.confidence, self.name,
                                details={**evidence, **heard.details, "free_form": True})
-        said = whisper.transcribe(pcm)
+        # A question is expected (free speech): Whisper is told the domain's words. Not for what is
+        # said mid-exercise, where chatter must not be pulled towards symptom words.
+        said = whisper.transcribe(pcm, self.question_prompt) if self._free else whisper.transcribe(pcm)
         text = normalise(said.text)
         evidence["whisper"] = {"transcript": said.text, "avg_logprob": round(said.avg_logprob, 3),
                                "no_speech_prob": round(said.no_speech_prob, 3), "ms": round(said.decode_ms, 1)}

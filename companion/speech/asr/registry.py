@@ -20,7 +20,7 @@ from companion.speech.ports import Recognizer, RecognizerUnavailable
 class Engine:
     name: str
     summary: str
-    build: Callable[[list[str], Path | None, frozenset[str]], Recognizer]  # (grammar, model folder, stops)
+    build: Callable[..., Recognizer]  # (grammar, model folder, stops=..., prompt=...) -> recogniser
     preferred: Callable[[], bool]  # chosen by default when no engine is named
 
 
@@ -31,7 +31,8 @@ def default_vosk_model() -> Path | None:
     return None
 
 
-def _vosk(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset()) -> Recognizer:
+def _vosk(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset(),
+          prompt: str = "") -> Recognizer:
     path = model or default_vosk_model()
     if path is None:
         raise RecognizerUnavailable("no Vosk model is installed. "
@@ -41,13 +42,15 @@ def _vosk(phrases: list[str], model: Path | None, stops: frozenset[str] = frozen
     return VoskRecognizer(path, phrases)
 
 
-def _pocketsphinx(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset()) -> Recognizer:
+def _pocketsphinx(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset(),
+                  prompt: str = "") -> Recognizer:
     from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
 
     return PocketSphinxRecognizer(phrases)
 
 
-def _fused(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset()) -> Recognizer:
+def _fused(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset(),
+           prompt: str = "") -> Recognizer:
     """PocketSphinx checked by the keyword model, with Whisper loading in the background.
 
     A model that cannot load (not installed, checksum wrong) is left out and named in
@@ -66,7 +69,7 @@ def _fused(phrases: list[str], model: Path | None, stops: frozenset[str] = froze
     except RecognizerUnavailable as exc:
         missing.append(f"keyword model: {exc}")
     fused = FusedRecognizer(PocketSphinxRecognizer(phrases), spotter, load_whisper=_whisper_transcriber,
-                            stop_phrases=stops)
+                            stop_phrases=stops, question_prompt=prompt)
     fused.missing.extend(missing)
     return fused
 
@@ -77,7 +80,8 @@ def _whisper_transcriber():  # -> WhisperTranscriber; the import is what takes t
     return WhisperTranscriber()
 
 
-def _whisper(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset()) -> Recognizer:
+def _whisper(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset(),
+             prompt: str = "") -> Recognizer:
     from companion.speech.asr.whisper import WhisperRecognizer
 
     return WhisperRecognizer(phrases, folder=model)
@@ -102,12 +106,13 @@ def default_engine(model: Path | None = None) -> str:
 
 
 def make_recognizer(phrases: list[str], engine: str | None = None, model: Path | None = None,
-                    stop_phrases: Iterable[str] = ()) -> Recognizer:
+                    stop_phrases: Iterable[str] = (), question_prompt: str = "") -> Recognizer:
     """A recogniser for ``phrases``; raises :class:`RecognizerUnavailable` with the fix.
 
     ``stop_phrases`` (the vocabulary's words for stop) let an engine that fuses models
-    protect a stop over the companion's voice; the speech layer knows no meanings itself."""
+    protect a stop over the companion's voice, and ``question_prompt`` (the domain's words) helps
+    a transcriber write down a question; the speech layer knows no language of its own."""
     if engine not in (None, *ENGINES):
         raise RecognizerUnavailable(f"unknown engine '{engine}'; choose one of: {', '.join(ENGINES)}")
     chosen = engine or default_engine(model)
-    return next(e for e in REGISTRY if e.name == chosen).build(phrases, model, frozenset(stop_phrases))
+    return next(e for e in REGISTRY if e.name == chosen).build(phrases, model, frozenset(stop_phrases), question_prompt)

@@ -186,6 +186,7 @@ class WhisperTranscriber:
         special = self.tokenizer.token_to_id
         self.eot = special("<|endoftext|>")
         self._start = [special("<|startoftranscript|>"), special("<|notimestamps|>")]  # English only: no language
+        self._previous = special("<|startofprev|>")
         self._endings = [self.eot] + [self._encode_text(mark)[0] for mark in _ENDINGS]
         self._filters = _mel_filters()
         self._forms: dict[str, list[list[int]]] = {}
@@ -216,13 +217,17 @@ class WhisperTranscriber:
 
     # -- free speech ----------------------------------------------------------
 
-    def transcribe(self, pcm: bytes) -> Transcript:
-        """What was said, as Whisper writes it."""
+    def transcribe(self, pcm: bytes, prompt: str = "") -> Transcript:
+        """What was said, as Whisper writes it; ``prompt`` is text it is told came just before
+        (Whisper's "previous text"), which makes it expect that text's words."""
         began = time.perf_counter()
         if len(pcm) < 2:
             return Transcript("", 0.0, 1.0, 0.0)
         encoded = self._encode(pcm)
-        result = self.model.generate(encoded, [self._start], beam_size=BEAM_SIZE, max_length=448,
+        start = self._start
+        if prompt.strip():
+            start = [self._previous] + self._encode_text(" " + prompt.strip()) + self._start
+        result = self.model.generate(encoded, [start], beam_size=BEAM_SIZE, max_length=448,
                                      return_scores=True, return_no_speech_prob=True)[0]
         tokens = result.sequences_ids[0]
         average = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as faster-whisper: per token, end included
