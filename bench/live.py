@@ -8,12 +8,16 @@ room, so its own voice comes back through the microphone) and, once the
 5-minute hold has begun, says, each time waiting for a quiet moment as a person
 would:
 
-1. "pause" (flite slt), then a real "yes" if it asks "Did you say pause?";
+1. "pause" or "wait" by turns (flite slt; "wait" is the pause word the companion teaches),
+   then a real "yes" if it asks "Did you say ...?";
 2. "how long is left" (flite slt): it should answer while paused;
 3. a real "go" (resume);
 4. a real stray word (bird, house, dog, ...): nothing may change;
 5. "the pain is going down my leg" (flite slt): it must reach the safety layer;
 6. a real "stop", and a real "yes" if it asks whether to end.
+
+If something said earlier already ended the session (a "no" heard as "stop"), the stop counts
+as done and the step that ended it is reported (``ended_before_stop``).
 
 Real words come from ../shared/speech-real (a different speaker each run),
 sentences from flite's slt voice; everything is mixed with noise at 20 dB. Per
@@ -47,6 +51,7 @@ from tests.fakemic import fake_microphone  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "speech-real"
 STRAY = ("bird", "house", "dog", "marvin", "wow", "tree", "cat", "happy", "bed", "sheila")
+PAUSE_WORDS = ("pause", "wait")
 SNR_DB = 20
 QUIET_SECONDS = 1.5  # a person waits for a gap in the companion's speech
 
@@ -105,19 +110,28 @@ class Companion:
                 pass
 
     def wait_quiet(self, seconds: float = QUIET_SECONDS, timeout: float = 30.0) -> None:
-        """Until the companion has stopped talking, roughly: a line is printed as its sentence starts,
-        so wait for that sentence's words to be said (about 0.45 s a word) and ``seconds`` more."""
+        """Until the companion has stopped talking, roughly: a line is printed as its sentence starts and
+        sentences are said one after another, so each line's words (about 0.45 s a word) are said from
+        the later of its printing and the end of the one before. Lines that are not speech ("YOU SAID"
+        for its own voice heard in the room, state lines) do not count: they once made this return
+        while a question was still being said."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             self.drain()
-            last = self.seen[-1][0] if self.seen else 0.0
-            # Every sentence printed with the last one is said one after the other.
-            burst = [line for at, line in self.seen
-                     if at >= last - 0.3 and "]  (" not in line and "YOU SAID" not in line]
-            words = sum(len(line.split("]", 1)[-1].split()) for line in burst)
-            if time.monotonic() - last >= seconds + 0.45 * words:
+            speech_ends = 0.0
+            for at, line in self.seen:
+                text = line.split("]", 1)[-1].strip() if "]" in line else ""
+                if not text or text.startswith(("(", "YOU SAID", "---", "SYMPTOM:")):
+                    continue
+                speech_ends = max(speech_ends, at) + 0.45 * len(text.split())
+            if time.monotonic() >= speech_ends + seconds:
                 return
             time.sleep(0.1)
+
+    def ended(self) -> bool:
+        """Whether the session has already ended (its closing line printed)."""
+        self.drain()
+        return any("SESSION STOPPED" in line for _, line in self.seen)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -131,7 +145,7 @@ def say(mic, companion: Companion, pcm: bytes) -> float:
     return time.monotonic()
 
 
-def one_run(mic, index: int, sentences: dict[str, bytes]) -> dict:
+def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False) -> dict:
     home = tempfile.mkdtemp(prefix="companion-live-")
     companion = Companion(mic, home)
     result: dict = {"run": index}
@@ -148,6 +162,13 @@ def one_run(mic, index: int, sentences: dict[str, bytes]) -> dict:
 
         def attempt(name: str, pcm: bytes, needles: tuple[str, ...], confirm: str | None = None,
                     timeout: float = 8.0) -> None:
+            if companion.ended():
+                # Something said earlier ended the session (a "no" heard as "stop"): that is recorded as
+                # what ended it; a stop has then nothing left to do, and counts as done.
+                result.setdefault("ended_before", name)
+                if name == "stop":
+                    result[name] = True
+                return
             said = say(mic, companion, pcm)
             seen = companion.wait_for(needles + ((confirm,) if confirm else ()), said, timeout)
             if seen and confirm and confirm in seen[1]:
@@ -158,23 +179,32 @@ def one_run(mic, index: int, sentences: dict[str, bytes]) -> dict:
             if seen:
                 result[f"{name}_delay_s"] = round(seen[0] - said, 2)
 
-        attempt("pause", noisy(sentences["pause"], index), ("(paused",), "Did you say")
+        # "wait" is the pause word the companion teaches; "pause" is what people also say: by turns.
+        word = PAUSE_WORDS[index % len(PAUSE_WORDS)]
+        result["pause_word"] = word
+        attempt("pause", noisy(sentences[word], index), ("(paused",), "Did you say")
         attempt("status", noisy(sentences["how long is left"], index), ("left",))
         attempt("resume", noisy(real("go", index), index), ("(running",), "Did you say")
         stray = STRAY[index % len(STRAY)]
-        said = say(mic, companion, noisy(real(stray, index), index))
+        said = say(mic, companion, noisy(real(stray, index), index)) \
+            if not companion.ended() else time.monotonic()
         changed = companion.wait_for(("YOU SAID", "(paused", "Did you say"), said, 6.0)
         result["stray_word"] = stray
         result["stray_ignored"] = changed is None or "not a command" in changed[1]
         attempt("symptom", noisy(sentences["the pain is going down my leg"], index), ("SYMPTOM:",), timeout=10.0)
         if result.get("symptom"):
-            companion.wait_quiet()
-            mic.play(noisy(real("no", index), index))  # "Is it spreading?" - no
+            # "Is it spreading?" - no; then let the companion answer it before going on, as a person
+            # would (saying stop straight after "no" talks over its reply).
+            answered = say(mic, companion, noisy(real("no", index), index))
+            result["no_heard"] = companion.wait_for(("answer: no",), answered, 6.0) is not None
         attempt("stop", noisy(real("stop", index), index), ("SESSION STOPPED",), "Do you want to end")
     finally:
         companion.close()
         companion.drain()
-        shutil.rmtree(home, ignore_errors=True)
+        if keep:
+            result["home"] = home  # the session log (every utterance heard, with each model's evidence)
+        else:
+            shutil.rmtree(home, ignore_errors=True)
     result["transcript"] = [f"{at - companion.seen[0][0]:7.2f}  {line}" for at, line in companion.seen] \
         if companion.seen else []
     return result
@@ -191,6 +221,15 @@ def summarise(runs: list[dict]) -> dict:
                      "asked_first": sum(bool(r.get(f"{name}_asked")) for r in done),
                      **({"delay_s_p50": round(percentiles(delays)["p50_ms"] / 1000, 2),
                          "delay_s_p95": round(percentiles(delays)["p95_ms"] / 1000, 2)} if delays else {})}
+    for word in PAUSE_WORDS:
+        said = [r for r in runs if r.get("pause_word") == word and "pause" in r]
+        if said:
+            out[f"pause said as {word!r}"] = f"{sum(r['pause'] for r in said)} of {len(said)}"
+    answered = [r["no_heard"] for r in runs if "no_heard" in r]
+    if answered:
+        out["no to 'is it spreading?' heard"] = f"{sum(answered)} of {len(answered)}"
+    ended = [r["ended_before"] for r in runs if "ended_before" in r]
+    out["ended_before_stop"] = {step: ended.count(step) for step in sorted(set(ended))}
     strays = [r for r in runs if "stray_ignored" in r]
     if strays:
         out["stray_ignored"] = round(sum(r["stray_ignored"] for r in strays) / len(strays), 3)
@@ -202,17 +241,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show", action="store_true", help="print what the companion printed in each run")
+    parser.add_argument("--keep", action="store_true", help="keep each run's companion home (its session log)")
     args = parser.parse_args()
     if not REAL.is_dir():
         sys.exit(f"real recordings are needed: {REAL} is missing")
     if shutil.which("flite") is None:
         sys.exit("flite is needed for the sentences: apt-get install flite")
-    sentences = {text: flite(text) for text in ("pause", "how long is left", "the pain is going down my leg")}
+    sentences = {text: flite(text) for text in (*PAUSE_WORDS, "how long is left", "the pain is going down my leg")}
     os.environ.setdefault("COMPANION_REQUIRE_FAKEMIC", "1")
     runs = []
     with fake_microphone(skip=False) as mic:
         for index in range(args.runs):
-            runs.append(one_run(mic, index, sentences))
+            runs.append(one_run(mic, index, sentences, args.keep))
             if not args.json:
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "transcript"}), flush=True)
             if args.show:

@@ -304,14 +304,14 @@ class FusedRecognizer(Recognizer):
         if text in set(self.phrases or ()):
             return self._result(text, SURE if confidence >= 0.3 else confidence, "whisper transcript", evidence)
         heard = evidence.get("pocketsphinx", {}).get("text", "")
-        if self.phrases and (len(text.split()) <= 2 or (heard and overlap(heard, text) >= 0.6)):
+        if self.phrases and (len(text.split()) <= 2 or nearly(heard, text)):
             # A word or two that is no phrase ("buns" for a noisy "pause"), or nearly PocketSphinx's
             # phrase ("start while standing"): score the grammar's phrases on the same audio. Any
             # other sentence ("I feel dizzy") stays a sentence, for the safety checks.
             settled = self._settle(pcm, [heard] if heard else [], {**evidence, "transcript": said.text})
             if settled.text and (len(text.split()) <= 2 or settled.text == heard):
                 return settled
-            if heard and overlap(heard, text) >= 0.6:
+            if nearly(heard, text):
                 # Whisper wrote nearly PocketSphinx's phrase: that phrase, as surely as PocketSphinx heard it.
                 ps = evidence["pocketsphinx"]["confidence"]
                 return self._result(heard, ps, "pocketsphinx, nearly as whisper wrote it", settled.details)
@@ -320,6 +320,13 @@ class FusedRecognizer(Recognizer):
 
     def _result(self, text: str, confidence: float, decided: str, evidence: dict[str, Any]) -> Recognition:
         return Recognition(text, round(confidence, 4), self.name, details={**evidence, "decided_by": decided})
+
+
+def nearly(phrase: str, text: str) -> bool:
+    """Whether ``text`` is nearly ``phrase`` written another way ("start while standing" for "start wall
+    standing"): most of the phrase's words in it, and not many more words. A one-word phrase is in
+    many sentences ("down" in "the pain is going down my leg"): that is a sentence, not the phrase."""
+    return bool(phrase) and overlap(phrase, text) >= 0.6 and len(text.split()) <= len(phrase.split()) + 2
 
 
 def overlap(phrase: str, text: str) -> float:
