@@ -3,6 +3,7 @@
     python bench/commands.py                  # speech-real and speech-dev, every clip (about 10 minutes here)
     python bench/commands.py --limit 30       # at most 30 clips per word
     python bench/commands.py --engine pocketsphinx --json
+    python bench/commands.py --cache /tmp/models.pickle   # re-run a fusion change in minutes (latency not valid)
 
 Every clip streams through the endpointer and the recogniser in 30 ms frames
 (as bench/voice.py does), and is then judged by :class:`companion.app.hearing.Judge`,
@@ -23,8 +24,10 @@ import argparse
 import array
 import collections
 import csv
+import hashlib
 import json
 import os
+import pickle
 import platform
 import resource
 import sys
@@ -44,6 +47,7 @@ from voice import run_clip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"speech-real": ROOT.parent / "shared" / "speech-real", "speech-dev": ROOT.parent / "shared" / "speech-dev"}
+REPORTED = (*SETS, "flite")
 DIGITS = "zero one two three four five six seven eight nine".split()
 
 # What each word should do in each state (None: nothing at all). Words not listed are "other words".
@@ -52,6 +56,62 @@ EXPECTED = {
     "yes-no": {"yes": "yes", "no": "no", "right": "yes", "stop": "stop", "go": "resume"},
     "number": {**{d: f"number:{i}" for i, d in enumerate(DIGITS)}, "stop": "stop", "go": "resume"},
 }
+
+
+class Remembered:
+    """A model whose answers are kept on disk by what it was asked (the audio's hash and the arguments),
+    so that a change to the fusion rules can be re-measured without running Whisper again. Only for
+    tuning: a remembered answer takes no time, so latencies measured with it mean nothing."""
+
+    METHODS = ("classify", "transcribe", "score")
+
+    def __init__(self, model, store: dict):
+        self._model, self._store = model, store
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._model, name)
+        if name not in self.METHODS:
+            return attribute
+
+        def remembered(pcm: bytes, *args, **kwargs):
+            key = (name, hashlib.sha1(pcm).hexdigest(), repr(args), repr(sorted(kwargs.items())))
+            if key not in self._store:
+                self._store[key] = attribute(pcm, *args, **kwargs)
+            return self._store[key]
+        return remembered
+
+
+def remember(recognizer, path: Path) -> dict:
+    """Wrap the fused recogniser's keyword model and Whisper in :class:`Remembered`, sharing one store."""
+    store = pickle.loads(path.read_bytes()) if path.exists() else {}
+    for part in ("spotter", "whisper"):
+        if getattr(recognizer, part, None) is not None:
+            setattr(recognizer, part, Remembered(getattr(recognizer, part), store))
+    return store
+
+
+# Command phrases no recording here holds, said by flite's voices in white noise: measured apart
+# ("flite" set), never mixed into the speech-real targets.
+FLITE_PHRASES = {"pause": "pause", "wait": "pause", "hold on": "pause", "resume": "resume", "carry on": "resume",
+                 "skip": "next", "repeat": "repeat", "slower": "slower", "how long is left": "how_long_left"}
+FLITE_VOICES = ("slt", "rms", "awb")
+
+
+def flite_clips(snr_db: float = 20) -> list[dict]:
+    """Each of FLITE_PHRASES by each flite voice, 0.4 s of room either side, white noise at ``snr_db``."""
+    import subprocess
+    import tempfile
+    out = []
+    with tempfile.TemporaryDirectory() as folder:
+        for phrase in FLITE_PHRASES:
+            for index, voice in enumerate(FLITE_VOICES):
+                path = Path(folder) / "said.wav"
+                subprocess.run(["flite", "-voice", voice, "-t", phrase, "-o", str(path)], check=True, timeout=30)
+                raw = b"\0" * 6400 + load_wav_16k(path) + b"\0" * 6400
+                end = active_span(array.array("h", raw), threshold=600)[1] / SAMPLE_RATE
+                out.append({"set": "flite", "label": phrase, "name": f"{voice}/{phrase}", "speech_end": end,
+                            "pcm": add_noise(raw, snr_db, seed=index)})
+    return out
 
 
 def clips(limit: int | None) -> list[dict]:
@@ -74,20 +134,40 @@ def clips(limit: int | None) -> list[dict]:
 
 
 def evaluate(all_clips: list[dict], recognizer, judge: Judge, states: list[str]) -> list[dict]:
-    segmenter = Segmenter(recognizer, judge.vocabulary.meaning)
     rows = []
     for state in states:
+        # A fresh endpointer per state: its voice detector adapts to what it heard, so a shared one
+        # made each state's figures depend on the states (and sets) measured before it.
+        segmenter = Segmenter(recognizer, judge.vocabulary.meaning)
         segmenter.use_phrases(judge.grammar(state))
         for clip in all_clips:
+            if clip["set"] == "flite" and state != "commands":
+                continue
             result, latency, spent = run_clip(segmenter, clip["pcm"], clip["speech_end"])
             row = judge.judge(result, state) if result else {"command": None, "decision": "ignore", "evidence": {}}
             evidence = row.get("evidence") or {}
+            expected = FLITE_PHRASES[clip["label"]] if clip["set"] == "flite" else EXPECTED[state].get(clip["label"])
             rows.append({"state": state, "set": clip["set"], "label": clip["label"], "name": clip["name"],
-                         "expected": EXPECTED[state].get(clip["label"]), "got": row["command"],
+                         "expected": expected, "got": row["command"],
                          "decision": row["decision"], "latency_ms": latency, "cpu_s": spent,
                          "decided_by": evidence.get("decided_by", ""), "whisper": "whisper" in evidence,
-                         "transcript": row.get("transcript", "")})
+                         "transcript": row.get("transcript", ""), "evidence": brief(evidence)})
     return rows
+
+
+def brief(evidence: dict) -> dict:
+    """Each model's say on a clip, short enough to read in a row."""
+    out = {}
+    ps = evidence.get("pocketsphinx") or {}
+    if ps:
+        out["ps"] = [ps.get("text"), ps.get("confidence")]
+    keywords = evidence.get("keywords") or {}
+    if keywords:
+        out["kw"] = keywords.get("probs")
+    whisper = evidence.get("whisper") or {}
+    if whisper:
+        out["wh"] = whisper.get("scores") or [whisper.get("transcript"), whisper.get("avg_logprob")]
+    return out
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -149,18 +229,27 @@ def main() -> None:
     parser.add_argument("--states", default="commands,yes-no,number")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--rows", metavar="FILE", help="also write every clip's result as JSON lines")
+    parser.add_argument("--flite", action="store_true",
+                        help="also the command phrases no recording holds (pause, wait, resume, ...), said by "
+                             "flite's voices at 20 dB white noise, in the commands state")
+    parser.add_argument("--cache", metavar="FILE", type=Path,
+                        help="keep the keyword model's and Whisper's answers in FILE and reuse them (for tuning "
+                             "the fusion rules; latencies are then not valid)")
     args = parser.parse_args()
 
     vocabulary = load_vocabulary()
     judge = Judge(vocabulary)
     started = time.perf_counter()
-    recognizer = make_recognizer(vocabulary.grammar("commands"), args.engine)
+    recognizer = make_recognizer(vocabulary.grammar("commands"), args.engine, stop_phrases=vocabulary.stop_phrases())
     recognizer.ready()
     load_s = time.perf_counter() - started
-    all_clips = clips(args.limit)
+    store = remember(recognizer, args.cache) if args.cache else None
+    all_clips = clips(args.limit) + (flite_clips() if args.flite else [])
     if not all_clips:
         sys.exit("no clips: ../shared/speech-real and ../shared/speech-dev are missing")
     rows = evaluate(all_clips, recognizer, judge, args.states.split(","))
+    if store is not None:
+        args.cache.write_bytes(pickle.dumps(store))
     if args.rows:
         Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = {
@@ -169,7 +258,7 @@ def main() -> None:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "targets (speech-real)": targets(rows),
         "by state and set": {f"{state} / {name}": summarise([r for r in rows if r["state"] == state and r["set"] == name])
-                             for state in args.states.split(",") for name in SETS
+                             for state in args.states.split(",") for name in REPORTED
                              if any(r["state"] == state and r["set"] == name for r in rows)},
         "by word (speech-real)": {state: by_label([r for r in rows if r["state"] == state and r["set"] == "speech-real"])
                                   for state in args.states.split(",")},

@@ -1,6 +1,6 @@
 """Echo: the companion's own voice in its microphone, and a stop said over it, with and without the canceller.
 
-    python bench/echo.py             # every distinct cue of the 13 routine files (about 10 minutes here)
+    python bench/echo.py             # every distinct cue of the 13 routine files (about 5 minutes here)
     python bench/echo.py --quick     # the wall-standing cues only
     python bench/echo.py --engine pocketsphinx --json
     python bench/echo.py --json --evidence   # with what each model made of every stop said over it

@@ -1,0 +1,54 @@
+"""bench/commands.py's tuning cache: a model's answers kept by what it was asked."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from bench.commands import Remembered, brief, remember  # noqa: E402
+
+
+class Model:
+    WORDS = ("stop",)
+
+    def __init__(self):
+        self.asked = []
+
+    def score(self, pcm, phrases, top=3):
+        self.asked.append((pcm, tuple(phrases), top))
+        return [(phrases[0], -1.0 * len(pcm))]
+
+
+def test_an_answer_is_asked_for_once_per_audio_and_arguments():
+    model, store = Model(), {}
+    remembered = Remembered(model, store)
+    assert remembered.score(b"ab", ["stop"]) == [("stop", -2.0)]
+    assert remembered.score(b"ab", ["stop"]) == [("stop", -2.0)] and len(model.asked) == 1
+    remembered.score(b"ab", ["stop"], top=5)
+    remembered.score(b"abc", ["stop"])
+    assert len(model.asked) == 3 and remembered.WORDS == ("stop",)  # other attributes pass through
+
+
+def test_the_store_survives_on_disk(tmp_path):
+    class Fused:
+        def __init__(self):
+            self.spotter, self.whisper = None, Model()
+
+    path = tmp_path / "models.pickle"
+    fused = Fused()
+    store = remember(fused, path)
+    fused.whisper.score(b"x", ["stop"])
+    path.write_bytes(pickle.dumps(store))
+    again = Fused()
+    remember(again, path)
+    again.whisper.score(b"x", ["stop"])
+    assert again.whisper._model.asked == []  # answered from the file
+
+
+def test_brief_evidence_names_each_model():
+    evidence = {"pocketsphinx": {"text": "stop", "confidence": 0.5}, "keywords": {"probs": {"stop": 0.9}},
+                "whisper": {"transcript": "Stop.", "avg_logprob": -0.2}}
+    assert brief(evidence) == {"ps": ["stop", 0.5], "kw": {"stop": 0.9}, "wh": ["Stop.", -0.2]}
