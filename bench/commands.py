@@ -240,7 +240,7 @@ def main() -> None:
     vocabulary = load_vocabulary()
     judge = Judge(vocabulary)
     started = time.perf_counter()
-    recognizer = make_recognizer(vocabulary.grammar("commands"), args.engine, stop_phrases=vocabulary.stop_phrases())
+    recognizer = make_recognizer(vocabulary.grammar("commands"), args.engine, hints=vocabulary.hints())
     recognizer.ready()
     load_s = time.perf_counter() - started
     store = remember(recognizer, args.cache) if args.cache else None

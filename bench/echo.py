@@ -185,7 +185,7 @@ def power(pcm: bytes) -> float:
 def condition(texts: list[str], audio: list[tuple[bytes, bytes]], stops: list[bytes], gain_db: float,
               cancel: bool, duck: bool = False, engine: str | None = None, record: bool = False) -> dict:
     vocabulary = load_vocabulary()
-    recognizer = make_recognizer(vocabulary.grammar("commands"), engine, stop_phrases=vocabulary.stop_phrases())
+    recognizer = make_recognizer(vocabulary.grammar("commands"), engine, hints=vocabulary.hints())
     if not recognizer.ready():  # Whisper loads in the background; measure with every model there
         raise SystemExit(f"{recognizer.name}: a model did not load: {getattr(recognizer, 'missing', '')}")
     spotter = getattr(recognizer, "spotter", None)

@@ -19,7 +19,7 @@ class HeardNothing(Exception):
 
 def question_recognizer() -> Recognizer:
     """The default recogniser, for one spoken question: told the domain's words (see vocabulary.yaml)."""
-    return devices.make_recognizer(["question"], question_prompt=load_vocabulary().question_prompt)
+    return devices.make_recognizer(["question"], hints=load_vocabulary().hints())
 
 
 def transcribe_file(path: Path) -> tuple[str, float]:

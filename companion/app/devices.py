@@ -90,8 +90,7 @@ class LiveIO:
     def _open_listener(self, engine: str | None, model: Path | None) -> None:
         try:
             recognizer = make_recognizer(self.vocabulary.grammar("commands"), engine, model,
-                                         stop_phrases=self.vocabulary.stop_phrases(),
-                                         question_prompt=self.vocabulary.question_prompt)
+                                         hints=self.vocabulary.hints())
             microphone = open_microphone()
         except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
             self.notices.append(load_phrases().voice_off.format(reason=exc))

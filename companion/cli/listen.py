@@ -39,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
     grammar = judge.grammar(args.state)
     try:
         recognizer = make_recognizer(grammar if grammar is not None else vocabulary.grammar(), args.engine,
-                                     Path(args.model) if args.model else None,
-                                     stop_phrases=vocabulary.stop_phrases(),
-                                     question_prompt=vocabulary.question_prompt)
+                                     Path(args.model) if args.model else None, hints=vocabulary.hints())
     except RecognizerUnavailable as exc:
         print(f"Cannot listen: {exc}", file=sys.stderr)
         return 1

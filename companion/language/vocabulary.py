@@ -21,6 +21,7 @@ from companion.content.locale import data_file
 from companion.engine.events import Command
 from companion.engine.pain import ARM_PLACE_ORDER, PLACE_ORDER
 from companion.language.normalise import Normaliser, active_normaliser
+from companion.speech.ports import LanguageHints
 
 
 class _CommandWords(BaseModel):
@@ -137,6 +138,10 @@ class Vocabulary:
 
     def stop_phrases(self) -> list[str]:
         return list(self._phrases[Command.STOP])
+
+    def hints(self) -> LanguageHints:
+        """What a recogniser should know of this language (see :class:`LanguageHints`)."""
+        return LanguageHints(frozenset(self._phrases[Command.STOP]), self.question_prompt)
 
     def phrases(self, command: Command) -> tuple[str, ...]:
         return self._phrases.get(command, ())

@@ -33,6 +33,18 @@ class Recognition:
     details: dict = field(default_factory=dict, compare=False)
 
 
+@dataclass(frozen=True)
+class LanguageHints:
+    """What the language in use tells a recogniser; the speech layer knows no language of its own.
+
+    ``stop_phrases`` let an engine that fuses models protect a stop said over the companion's
+    voice; ``question_prompt`` (the subject's words) helps a transcriber write down a question.
+    """
+
+    stop_phrases: frozenset[str] = frozenset()
+    question_prompt: str = ""
+
+
 class Recognizer(Protocol):
     """Speech to text for one utterance at a time, within a grammar."""
 

@@ -171,7 +171,7 @@ def test_a_spoken_question_is_heard_whole_across_a_pause(monkeypatch, capsys) ->
     assert listen_for_question() == "how should i lift a heavy box"
     assert recorder.free
     # Whisper is told the subject's words for a question (vocabulary.yaml's question_prompt)
-    assert "sciatica" in built[0]["question_prompt"]
+    assert "sciatica" in built[0]["hints"].question_prompt
     assert recorder.fed >= len(first) + len(pause) + len(second)  # one utterance, both halves
 
 

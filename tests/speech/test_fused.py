@@ -8,7 +8,7 @@ import pytest
 
 from companion.speech.asr.fused import SHORTLIST, FusedRecognizer, FusionPolicy, nearly, overlap
 from companion.speech.asr.whisper import normalise
-from companion.speech.ports import Recognition, Recognizer, RecognizerUnavailable
+from companion.speech.ports import LanguageHints, Recognition, Recognizer, RecognizerUnavailable
 
 WORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
 SECOND = b"\1\0" * 16000
@@ -96,7 +96,7 @@ STOPS = ("stop", "stop now")
 
 
 def hear(grammar: FakeGrammar, spotter=None, whisper=None, seconds: float = 1.0, over_speech: bool = False):
-    fused = FusedRecognizer(grammar, spotter, whisper, stop_phrases=STOPS)
+    fused = FusedRecognizer(grammar, spotter, whisper, hints=LanguageHints(frozenset(STOPS)))
     fused.set_phrases(grammar.phrases)
     fused.start()
     fused.began_over_speech(over_speech)
@@ -135,7 +135,7 @@ def test_over_its_voice_a_keyword_word_never_replaces_a_stop(probs):
 def test_only_an_expected_question_is_transcribed_with_the_domains_words():
     whisper = FakeWhisper(transcript="why does my back hurt when I sit")
     fused = FusedRecognizer(FakeGrammar("", 0.0, COMMANDS), FakeSpotter(_unknown_=0.9), whisper,
-                            question_prompt="Back pain, sciatica.")
+                            hints=LanguageHints(question_prompt="Back pain, sciatica."))
     fused.set_phrases(None)  # a question was asked for
     fused.start()
     fused.accept(SECOND * 2)

@@ -32,10 +32,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from companion.speech.asr.whisper import normalise
-from companion.speech.ports import SAMPLE_RATE, Recognition, Recognizer, RecognizerUnavailable
+from companion.speech.ports import SAMPLE_RATE, LanguageHints, Recognition, Recognizer, RecognizerUnavailable
 
 SILENCE, UNKNOWN = "_silence_", "_unknown_"  # the keyword model's labels for no speech and another word
 
@@ -76,7 +76,7 @@ class FusedRecognizer(Recognizer):
     """PocketSphinx's grammar, checked by the keyword model, settled or transcribed by Whisper.
 
     Over the companion's voice, a word of the keyword model's never replaces a phrase of
-    PocketSphinx's that means stop (``stop_phrases``): through the echo canceller's double-talk
+    PocketSphinx's that means stop (``hints.stop_phrases``): through the echo canceller's double-talk
     suppression the keyword model hears a damaged "stop" as "off" or "up" (bench/echo.py).
 
     ``spotter`` and ``whisper`` may be None (not installed, failed checksum):
@@ -89,10 +89,9 @@ class FusedRecognizer(Recognizer):
 
     def __init__(self, grammar: Recognizer, spotter: Any = None, whisper: Any = None,
                  policy: FusionPolicy = FusionPolicy(), load_whisper: Callable[[], Any] | None = None,
-                 stop_phrases: Iterable[str] = (), question_prompt: str = ""):
+                 hints: LanguageHints = LanguageHints()):
         self.grammar = grammar
-        self.stop_phrases = frozenset(stop_phrases)
-        self.question_prompt = question_prompt
+        self.hints = hints
         self.spotter = spotter
         self.whisper = whisper
         self.policy = policy
@@ -182,7 +181,7 @@ class FusedRecognizer(Recognizer):
         short = seconds <= policy.short_seconds
         words = set(self.spotter.WORDS) if self.spotter is not None else set()
         # Over its voice a stop phrase keeps PocketSphinx's word for it (the class docstring says why).
-        keep_stop = self._over_speech and heard.text in self.stop_phrases and (
+        keep_stop = self._over_speech and heard.text in self.hints.stop_phrases and (
             scores is None or scores.top != heard.text)
         # 1. The keyword model is sure, and the word may be said here. Its one-second window hears
         #    "go" in "go back" too: a longer phrase of PocketSphinx's that holds the word is confirmed.
@@ -291,7 +290,7 @@ class FusedRecognizer(Recognizer):
                                details={**evidence, **heard.details, "free_form": True})
         # A question is expected (free speech): Whisper is told the domain's words. Not for what is
         # said mid-exercise, where chatter must not be pulled towards symptom words.
-        said = whisper.transcribe(pcm, self.question_prompt) if self._free else whisper.transcribe(pcm)
+        said = whisper.transcribe(pcm, self.hints.question_prompt) if self._free else whisper.transcribe(pcm)
         text = normalise(said.text)
         evidence["whisper"] = {"transcript": said.text, "avg_logprob": round(said.avg_logprob, 3),
                                "no_speech_prob": round(said.no_speech_prob, 3), "ms": round(said.decode_ms, 1)}

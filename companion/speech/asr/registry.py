@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from companion.speech.models import installed_models
-from companion.speech.ports import Recognizer, RecognizerUnavailable
+from companion.speech.ports import LanguageHints, Recognizer, RecognizerUnavailable
 
 
 @dataclass(frozen=True)
 class Engine:
     name: str
     summary: str
-    build: Callable[..., Recognizer]  # (grammar, model folder, stops=..., prompt=...) -> recogniser
+    build: Callable[[list[str], Path | None, LanguageHints], Recognizer]  # (grammar, model folder, hints)
     preferred: Callable[[], bool]  # chosen by default when no engine is named
 
 
@@ -31,8 +31,7 @@ def default_vosk_model() -> Path | None:
     return None
 
 
-def _vosk(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset(),
-          prompt: str = "") -> Recognizer:
+def _vosk(phrases: list[str], model: Path | None, hints: LanguageHints) -> Recognizer:
     path = model or default_vosk_model()
     if path is None:
         raise RecognizerUnavailable("no Vosk model is installed. "
@@ -42,20 +41,17 @@ def _vosk(phrases: list[str], model: Path | None, stops: frozenset[str] = frozen
     return VoskRecognizer(path, phrases)
 
 
-def _pocketsphinx(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset(),
-                  prompt: str = "") -> Recognizer:
+def _pocketsphinx(phrases: list[str], model: Path | None, hints: LanguageHints) -> Recognizer:
     from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
 
     return PocketSphinxRecognizer(phrases)
 
 
-def _fused(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset(),
-           prompt: str = "") -> Recognizer:
+def _fused(phrases: list[str], model: Path | None, hints: LanguageHints) -> Recognizer:
     """PocketSphinx checked by the keyword model, with Whisper loading in the background.
 
     A model that cannot load (not installed, checksum wrong) is left out and named in
-    ``missing``; the others carry on. Only PocketSphinx is required. ``stops`` are the
-    phrases that mean stop (see :class:`FusedRecognizer`).
+    ``missing``; the others carry on. Only PocketSphinx is required.
     """
     from companion.speech.asr.fused import FusedRecognizer
     from companion.speech.asr.pocketsphinx import PocketSphinxRecognizer
@@ -69,7 +65,7 @@ def _fused(phrases: list[str], model: Path | None, stops: frozenset[str] = froze
     except RecognizerUnavailable as exc:
         missing.append(f"keyword model: {exc}")
     fused = FusedRecognizer(PocketSphinxRecognizer(phrases), spotter, load_whisper=_whisper_transcriber,
-                            stop_phrases=stops, question_prompt=prompt)
+                            hints=hints)
     fused.missing.extend(missing)
     return fused
 
@@ -80,8 +76,7 @@ def _whisper_transcriber():  # -> WhisperTranscriber; the import is what takes t
     return WhisperTranscriber()
 
 
-def _whisper(phrases: list[str], model: Path | None, stops: frozenset[str] = frozenset(),
-             prompt: str = "") -> Recognizer:
+def _whisper(phrases: list[str], model: Path | None, hints: LanguageHints) -> Recognizer:
     from companion.speech.asr.whisper import WhisperRecognizer
 
     return WhisperRecognizer(phrases, folder=model)
@@ -106,13 +101,10 @@ def default_engine(model: Path | None = None) -> str:
 
 
 def make_recognizer(phrases: list[str], engine: str | None = None, model: Path | None = None,
-                    stop_phrases: Iterable[str] = (), question_prompt: str = "") -> Recognizer:
+                    hints: LanguageHints = LanguageHints()) -> Recognizer:
     """A recogniser for ``phrases``; raises :class:`RecognizerUnavailable` with the fix.
-
-    ``stop_phrases`` (the vocabulary's words for stop) let an engine that fuses models
-    protect a stop over the companion's voice, and ``question_prompt`` (the domain's words) helps
-    a transcriber write down a question; the speech layer knows no language of its own."""
+    ``hints`` come from the vocabulary (``Vocabulary.hints()``)."""
     if engine not in (None, *ENGINES):
         raise RecognizerUnavailable(f"unknown engine '{engine}'; choose one of: {', '.join(ENGINES)}")
     chosen = engine or default_engine(model)
-    return next(e for e in REGISTRY if e.name == chosen).build(phrases, model, frozenset(stop_phrases), question_prompt)
+    return next(e for e in REGISTRY if e.name == chosen).build(phrases, model, hints)
