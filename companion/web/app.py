@@ -337,32 +337,30 @@ def create_app(options: WebOptions) -> "Site":
         return page(request, "session.html", title=f"{title}, {row.started_at.astimezone():%Y-%m-%d %H:%M}",
                     row=row, ending=_ending(row), lines=shown, routine=title)
 
-    def report_args(request: Request) -> tuple[str, int] | Response:
+    async def report_data(request: Request) -> Any:
+        """The report's data for ?name=&days=, or the page that says why there is none."""
         name = request.query_params.get("name", "")
         days = _number(request.query_params.get("days"), 7)
         if not 1 <= days <= MAX_DAYS:
             return problem(request, 400, "Days", f"Choose between 1 and {MAX_DAYS} days.")
-        return name, days
+        data = await _collect(request, in_store, lib, name, days)
+        if data is None:
+            return problem(request, 404, "No history", f"There is no profile or history for \u201c{name}\u201d.")
+        return data
 
     async def report(request: Request) -> Response:
-        args = report_args(request)
-        if isinstance(args, Response):
-            return args
-        data = await _collect(request, in_store, lib, *args)
-        if data is None:
-            return problem(request, 404, "No history", f"There is no profile or history for \u201c{args[0]}\u201d.")
+        data = await report_data(request)
+        if isinstance(data, Response):
+            return data
         from companion.care.report.html import render  # matplotlib and the report's templates: only when asked
 
         html, _ = await run_in_threadpool(render, data)
         return HTMLResponse(html, headers={"content-security-policy": report_csp(html)})
 
     async def report_csv(request: Request) -> Response:
-        args = report_args(request)
-        if isinstance(args, Response):
-            return args
-        data = await _collect(request, in_store, lib, *args)
-        if data is None:
-            return problem(request, 404, "No history", f"There is no profile or history for \u201c{args[0]}\u201d.")
+        data = await report_data(request)
+        if isinstance(data, Response):
+            return data
         from companion.care.report.csv import csv_rows, csv_text
 
         filename = re.sub(r"[^A-Za-z0-9_-]+", "-", data.user).strip("-") or "person"
