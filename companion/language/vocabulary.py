@@ -141,7 +141,11 @@ class Vocabulary:
 
     def hints(self) -> LanguageHints:
         """What a recogniser should know of this language (see :class:`LanguageHints`)."""
-        return LanguageHints(frozenset(self._phrases[Command.STOP]), self.question_prompt)
+        groups: dict[str, set[str]] = {}
+        for phrase in [*self._command_of, *self._answers]:
+            groups.setdefault(self.meaning(phrase), set()).add(phrase)
+        return LanguageHints(frozenset(self._phrases[Command.STOP]), self.question_prompt,
+                             tuple(frozenset(group) for _, group in sorted(groups.items()) if len(group) > 1))
 
     def phrases(self, command: Command) -> tuple[str, ...]:
         return self._phrases.get(command, ())

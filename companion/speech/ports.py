@@ -38,11 +38,21 @@ class LanguageHints:
     """What the language in use tells a recogniser; the speech layer knows no language of its own.
 
     ``stop_phrases`` let an engine that fuses models protect a stop said over the companion's
-    voice; ``question_prompt`` (the subject's words) helps a transcriber write down a question.
+    voice; ``question_prompt`` (the subject's words) helps a transcriber write down a question;
+    ``same_meaning`` groups phrases that stand for the same thing ("no", "nope", "no thanks"), so
+    two models that write it differently still agree.
     """
 
     stop_phrases: frozenset[str] = frozenset()
     question_prompt: str = ""
+    same_meaning: tuple[frozenset[str], ...] = ()
+
+    def meaning(self, phrase: str) -> str:
+        """A name for what ``phrase`` stands for: its group's first phrase in sort order, else itself."""
+        for group in self.same_meaning:
+            if phrase in group:
+                return min(group)
+        return phrase
 
 
 class Recognizer(Protocol):

@@ -96,3 +96,12 @@ def test_the_arm_place_grammar_lists_the_arm_places_stop_and_resume(vocab):
     grammar = grammar_for("arm-place", vocab)
     assert {"neck", "shoulder", "my arm", "hand", "stop", "resume"} <= set(grammar)
     assert "thigh" not in grammar and "next" not in grammar
+
+
+def test_the_hints_tell_a_recogniser_which_phrases_mean_the_same(vocab):
+    """Two models writing one answer differently ("nope", "no") must be seen to agree (speech/asr/fused.py)."""
+    hints = vocab.hints()
+    assert hints.meaning("nope") == hints.meaning("no") == hints.meaning("no thanks")
+    assert hints.meaning("yeah") == hints.meaning("yes") != hints.meaning("no")
+    assert hints.meaning("stop it") == hints.meaning("halt") and "stop" in hints.stop_phrases
+    assert hints.meaning("wall standing") == "wall standing"  # in no group: itself

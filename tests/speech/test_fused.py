@@ -252,3 +252,72 @@ def test_transcripts_are_written_as_the_vocabulary_writes_phrases(raw, text):
 def test_overlap_is_the_share_of_the_phrases_words_heard():
     assert overlap("start wall standing", "start while standing") == pytest.approx(2 / 3)
     assert overlap("it hurts", "my back hurts") == 0.5
+
+
+ANSWERS = ["yes", "yeah", "right", "no", "nope", "no no", "stop", "stop now", "go"]
+SAME = LanguageHints(frozenset(STOPS), same_meaning=(frozenset({"yes", "yeah", "right"}),
+                                                     frozenset({"no", "nope", "no no"}), frozenset(STOPS)))
+
+
+def hear_answer(grammar: FakeGrammar, spotter, whisper=None, seconds: float = 1.0):
+    fused = FusedRecognizer(grammar, spotter, whisper, hints=SAME)
+    fused.set_phrases(grammar.phrases)
+    fused.start()
+    fused.accept((SECOND * 3)[: int(32000 * seconds)])
+    return fused.finish()
+
+
+def test_a_sure_whisper_overrules_the_keyword_models_veto_and_an_unsure_one_does_not():
+    # bench/commands.py: real "yes" clips that the keyword model called another word, which Whisper
+    # scored at about -1.
+    vetoed = FakeGrammar("yes", 0.46, ANSWERS), FakeSpotter(_unknown_=0.98, down=0.02)
+    sure = hear_answer(*vetoed, FakeWhisper(scores={"yes": -1.0, "no": -9.0}))
+    assert sure.text == "yes" and sure.confidence >= FusionPolicy().unsure_high
+    unsure = hear_answer(*vetoed, FakeWhisper(scores={"yes": -3.9, "no": -9.0}))
+    assert unsure.text == "" and "another word" in unsure.details["decided_by"]
+
+
+def test_another_phrase_meaning_the_same_confirms_only_with_a_second_model_behind_it():
+    # "nope" from PocketSphinx, "no" from Whisper (unsurely) and the keyword model's second word: no.
+    agreed = hear_answer(FakeGrammar("nope", 0.66, ANSWERS), FakeSpotter(yes=0.6, no=0.385, left=0.015),
+                         FakeWhisper(scores={"no": -2.97, "nope": -6.2}))
+    assert agreed.text == "nope" and agreed.details["decided_by"] == "whisper confirms"
+    # A spoken "nine" that PocketSphinx made "no no": Whisper's unsure "no" alone is not enough.
+    alone = hear_answer(FakeGrammar("no no", 0.57, ANSWERS), FakeSpotter(_unknown_=0.999),
+                        FakeWhisper(scores={"no": -4.0, "no no": -8.9}))
+    assert alone.text == ""
+
+
+def test_a_word_neither_small_model_made_out_is_whispers_only_if_sure_or_agreed_with():
+    unheard = FakeGrammar("go", 0.0, ANSWERS)
+    agreed = hear_answer(unheard, FakeSpotter(_unknown_=0.57, no=0.41), FakeWhisper(scores={"no": -1.3}))
+    assert agreed.text == "no"
+    alone = hear_answer(unheard, FakeSpotter(_unknown_=0.9, no=0.05, go=0.05), FakeWhisper(scores={"no": -3.5}))
+    assert alone.text == ""
+    silent = FakeWhisper(scores={"no": -0.5})
+    assert hear_answer(unheard, FakeSpotter(_silence_=0.9, no=0.1), silent).text == "" and silent.calls == []
+
+
+def test_a_possible_stop_is_a_stop_to_ask_about():
+    middle = FusionPolicy().middle
+    # The keyword model's likeliest word is stop, though not surely; nothing else was heard.
+    top = hear(FakeGrammar("", 0.0, COMMANDS), FakeSpotter(stop=0.5, _unknown_=0.26, down=0.24))
+    assert top.text == "stop" and top.confidence == middle and "a possible stop" in top.details["decided_by"]
+    # PocketSphinx heard stop and the keyword model, though it calls it another word, does not rule it out.
+    weak = hear(FakeGrammar("stop", 0.16, COMMANDS), FakeSpotter(_unknown_=0.66, stop=0.11, yes=0.1))
+    assert weak.text == "stop" and weak.confidence == middle
+    ruled_out = hear(FakeGrammar("stop", 0.16, COMMANDS), FakeSpotter(_unknown_=0.97, stop=0.02, yes=0.01))
+    assert ruled_out.confidence < FusionPolicy().unsure_low
+    # Not a word the keyword model is sure of, and not in a sentence.
+    assert hear(FakeGrammar("up", 0.2, COMMANDS), FakeSpotter(up=0.96, stop=0.04)).text == "up"
+    assert hear(FakeGrammar("", 0.0, COMMANDS), FakeSpotter(stop=0.5, _unknown_=0.5), seconds=2.5).text == ""
+
+
+def test_whisper_hearing_no_speech_drops_a_phrase_no_other_model_backed():
+    # A stray word in a live session: PocketSphinx made "faster" of it, the keyword model heard
+    # another word, Whisper heard nobody speak. It used to be asked about ("Did you say faster?").
+    phrases = COMMANDS + ["faster"]
+    stray = hear(FakeGrammar("faster", 0.54, phrases), FakeSpotter(_unknown_=0.99), FakeWhisper(), seconds=2.0)
+    assert stray.text == "" and "no speech" in stray.details["decided_by"]
+    stop = hear(FakeGrammar("stop now", 0.54, phrases), FakeSpotter(_unknown_=0.99), FakeWhisper(), seconds=2.0)
+    assert stop.text == "stop now"  # a stop is kept, to be asked about

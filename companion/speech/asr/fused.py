@@ -16,10 +16,16 @@ So for each utterance:
    vetoes the words it knows, and its "silence" vetoes everything;
 3. what is still unsure (between the policy's ask and act levels) is settled by
    Whisper scoring the grammar's phrases on the same audio, before anyone is
-   asked "Did you say...?";
+   asked "Did you say...?". Where the keyword model heard another word, or
+   neither small model made out a phrase, Whisper must be sure, or its best
+   phrase must be one the keyword model gives weight to (two models agreeing);
 4. a longer utterance that is not clearly a phrase of the grammar is
    transcribed by Whisper and handed on as free speech (``details["free_form"]``)
-   for the language layer: symptoms, red flags and questions are sentences.
+   for the language layer: symptoms, red flags and questions are sentences;
+5. last, a possible stop that nothing was sure of (the keyword model's likeliest
+   word is stop, or PocketSphinx heard stop and the keyword model does not rule
+   it out) becomes an unsure stop: the session pauses and asks. A missed stop
+   costs more than a question.
 
 Whisper is never run on speech that began while the companion was talking
 (``began_over_speech``): that is mostly its own voice, and a second of decoding
@@ -56,6 +62,10 @@ class FusionPolicy:
     whisper_near: float = 1.5  # PocketSphinx's phrase within this of Whisper's best is confirmed ("stop now"/"stop")
     free_logprob: float = -1.0  # a free transcript with a mean log probability below this is not trusted
     no_speech: float = 0.6  # Whisper's no-speech probability at or above this: nothing was said
+    whisper_with_keywords: float = 0.3  # Whisper's best phrase, if the keyword model gives its word this, ...
+    whisper_agree: float = -4.0  # ... and Whisper scores it at least this (per word, as the floor), is agreed on
+    maybe_stop: float = 0.4  # the keyword model's top word is stop at this or more: a possible stop (see _maybe_stop)
+    maybe_stop_with_grammar: float = 0.1  # ... or PocketSphinx heard a stop phrase and the keyword model gives stop this
 
     @property
     def middle(self) -> float:
@@ -186,6 +196,7 @@ class FusedRecognizer(Recognizer):
         # 1. The keyword model is sure, and the word may be said here. Its one-second window hears
         #    "go" in "go back" too: a longer phrase of PocketSphinx's that holds the word is confirmed.
         middle = policy.middle
+        vetoed = False
         sure_word = scores is not None and short and scores.top_prob >= policy.keyword_sure
         text, confidence, decided = heard.text, heard.confidence, "pocketsphinx"
         candidates = [text]
@@ -220,29 +231,63 @@ class FusedRecognizer(Recognizer):
                 text, confidence, decided = scores.top, middle, f"keywords heard {scores.top}"
                 candidates = [scores.top, heard.text]
             elif other:
+                vetoed = heard.confidence >= policy.unsure_low
                 confidence, decided = min(confidence, middle), f"keywords heard {scores.top}"
             elif text in words and scores.top == UNKNOWN and scores.top_prob >= policy.keyword_veto:
                 # A word it knows, which it did not hear: the commonest mistake of a closed grammar
-                # (a stray word forced onto "stop" or "yes").
+                # (a stray word forced onto "stop" or "yes"). Whisper may still overrule it, if sure.
+                vetoed = heard.confidence >= policy.unsure_low
                 confidence, decided = confidence * scores.prob(text), "keywords veto: another word"
         # 3. and 4. Whisper, where it is loaded and the companion is not talking.
         whisper = self.whisper
         if whisper is not None and not self._over_speech:
             if not short and confidence < policy.unsure_high:
                 said = self._free_speech(pcm, evidence)
-                if said.text or not text:
-                    return said
-                # Whisper heard no speech where the small models heard a phrase: keep their word for it.
+                if said.text or not text or not (decided == "pocketsphinx+keywords" or text in self.hints.stop_phrases):
+                    return self._maybe_stop(said, heard, scores, short)
+                # Whisper heard no speech where the small models agreed on a phrase (or heard a stop):
+                # keep their word for it.
                 return self._result(text, confidence, f"{decided}; {said.details['decided_by']}", said.details)
-            if text and policy.unsure_low <= confidence < policy.unsure_high:
-                return self._settle(pcm, candidates, evidence)
+            if text and (policy.unsure_low <= confidence < policy.unsure_high or vetoed):
+                return self._maybe_stop(self._settle(pcm, candidates, evidence, scores, strict=vetoed),
+                                        heard, scores, short)
             if not text and not short:
-                return self._free_speech(pcm, evidence)
-        return self._result(text, confidence, decided, evidence)
+                return self._maybe_stop(self._free_speech(pcm, evidence), heard, scores, short)
+            if short and confidence < policy.unsure_low and scores is not None and scores.top != SILENCE:
+                # A word that neither small model made out: Whisper may, if it is sure or the keyword
+                # model agrees with it.
+                guesses = [c for c in dict.fromkeys([heard.text, scores.top]) if c in allowed]
+                return self._maybe_stop(self._settle(pcm, guesses, evidence, scores, strict=True),
+                                        heard, scores, short)
+        return self._maybe_stop(self._result(text, confidence, decided, evidence), heard, scores, short)
 
-    def _settle(self, pcm: bytes, candidates: list[str], evidence: dict[str, Any]) -> Recognition:
+    def _maybe_stop(self, result: Recognition, heard: Recognition, scores: Any, short: bool) -> Recognition:
+        """A possible stop that nothing else was sure of is a stop to ask about, which pauses first.
+
+        Missing a stop costs more than a pause and a question: when the keyword model's most likely
+        word is stop, or PocketSphinx heard a stop phrase and the keyword model does not rule it out,
+        and no phrase was heard surely enough to act on, the result is stop, unsure."""
+        policy, stops = self.policy, self.hints.stop_phrases
+        if scores is None or not short or result.confidence >= policy.unsure_high \
+                or (result.text in stops and result.confidence >= policy.middle) \
+                or result.details.get("free_form") or not stops & set(self.phrases or ()):
+            return result
+        top_stop = scores.top == "stop" and scores.top_prob >= policy.maybe_stop
+        grammar_stop = heard.text in stops and scores.prob("stop") >= policy.maybe_stop_with_grammar
+        if not (top_stop or grammar_stop):
+            return result
+        said = "stop" if "stop" in stops else heard.text
+        return self._result(said, policy.middle, f"a possible stop ({result.details.get('decided_by', '')})",
+                            result.details)
+
+    def _settle(self, pcm: bytes, candidates: list[str], evidence: dict[str, Any], scores: Any = None,
+                strict: bool = False) -> Recognition:
         """Whisper scores every phrase of the grammar on the audio: it confirms a candidate, finds another
-        phrase (asked about, never acted on), or rejects them all."""
+        phrase (asked about, never acted on), or rejects them all.
+
+        A candidate is confirmed when Whisper's best phrase is it, means the same ("no" for "nope"), or
+        scores nearly as well; also when the keyword model gives Whisper's best some weight (two models
+        agreeing). ``strict`` (the keyword model heard another word): only a sure confirmation counts."""
         began = time.perf_counter()
         ranked = self.whisper.score(pcm, self._shortlist(candidates, str(evidence.get("transcript", ""))), top=5,
                                     exact=[c for c in candidates if c])
@@ -255,10 +300,22 @@ class FusedRecognizer(Recognizer):
             return self._result("", 0.0, "whisper rejects", evidence)
         scored, middle = dict(ranked), policy.middle
         sure = logp >= policy.for_phrase(policy.whisper_sure, best)
+        # Whisper's best is a word the keyword model also gives weight to: two models agree.
+        agreed = scores is not None and logp >= policy.for_phrase(policy.whisper_agree, best) and \
+            keyword_weight(best, scores, self.hints) >= policy.whisper_with_keywords
+        if strict and not (sure or agreed):
+            return self._result("", 0.0, "whisper unsure where the keyword model heard another word", evidence)
+        meaning = self.hints.meaning
+        # Another phrase meaning the same ("no" for "nope") confirms when Whisper is sure of it, the keyword
+        # model agrees, or it means stop (asking about a stop pauses first, so a doubtful one costs little).
+        same = sure or agreed or best in self.hints.stop_phrases
         for candidate in candidates:
-            if candidate in scored and logp - scored[candidate] <= policy.whisper_near:
+            near = candidate in scored and logp - scored[candidate] <= policy.whisper_near
+            if near or (same and meaning(candidate) == meaning(best)):
                 # Confirmed: acted on when Whisper is sure of it too, else asked about.
                 return self._result(candidate, SURE if sure else middle, "whisper confirms", evidence)
+        if agreed:
+            return self._result(best, SURE if sure else middle, "whisper and keywords agree", evidence)
         if sure:  # a phrase neither small model named: worth a question, never an action
             return self._result(best, middle, "whisper prefers", evidence)
         return self._result("", 0.0, "whisper prefers another phrase, unsurely", evidence)
@@ -319,6 +376,13 @@ class FusedRecognizer(Recognizer):
 
     def _result(self, text: str, confidence: float, decided: str, evidence: dict[str, Any]) -> Recognition:
         return Recognition(text, round(confidence, 4), self.name, details={**evidence, "decided_by": decided})
+
+
+def keyword_weight(phrase: str, scores: Any, hints: LanguageHints) -> float:
+    """How much the keyword model gives ``phrase``: its probability for the phrase, or for any word
+    meaning the same ("no" for "nope")."""
+    group = next((g for g in hints.same_meaning if phrase in g), frozenset([phrase]))
+    return max(scores.prob(word) for word in group | {phrase})
 
 
 def nearly(phrase: str, text: str) -> bool:
