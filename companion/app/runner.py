@@ -172,6 +172,8 @@ class Runner:
         if heard.recognition is not None:
             record["confidence"] = heard.recognition.confidence
             record["decision"] = how
+            if by := heard.recognition.details.get("decided_by"):
+                record["heard_by"] = by  # which model's word this was: what a misheard command is traced by
         self._emit_record(record)
         if event is not None and heard.recognition is not None:
             event = self._confirm_unsure(event, heard, at)

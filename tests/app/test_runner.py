@@ -221,3 +221,14 @@ def test_the_routine_waits_for_the_answer_on_the_virtual_clock(library):
     runner.hear(Heard(27.0, "no", "voice", Recognition("no", 0.9, "test")))
     assert [r["text"] for r in out.records[before:] if r["kind"] == "say"] == [
         runner.phrases.confirm_cancelled]
+
+
+def test_the_log_says_which_model_heard_a_spoken_word(library):
+    """A misheard command in a live session can only be traced if the log names the model behind it."""
+    from companion.speech.ports import Recognition
+
+    runner, voice, out = asking_runner(library, cancelled=True)
+    runner.hear(Heard(22.0, "yes", "voice", Recognition("yes", 0.9, "fused", details={"decided_by": "keywords"})))
+    heard = [r for r in out.records if r["kind"] == "heard"]
+    assert heard[-1]["heard_by"] == "keywords"
+    assert "heard_by" not in heard[0]  # the test recogniser before it gave no evidence
