@@ -276,7 +276,7 @@ class FusedRecognizer(Recognizer):
         grammar_stop = heard.text in stops and scores.prob("stop") >= policy.maybe_stop_with_grammar
         if not (top_stop or grammar_stop):
             return result
-        said = "stop" if "stop" in stops else heard.text
+        said = heard.text if heard.text in stops else "stop" if "stop" in stops else min(stops)
         return self._result(said, policy.middle, f"a possible stop ({result.details.get('decided_by', '')})",
                             result.details)
 
