@@ -83,9 +83,12 @@ def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float,
             # (every model's decision, Whisper included). A recogniser's own decode_ms is inside it.
             latency = (fed_seconds - speech_end) * 1000 + (time.perf_counter() - began) * 1000
     if result is None:
+        began = time.perf_counter()
         utterance = segmenter.flush()
-        if utterance:
+        if utterance:  # the stream ran out before the endpointer ended it: all of it was waited for
             result = utterance.recognition
+            fed_seconds = len(frames) * FRAME_BYTES / 2 / SAMPLE_RATE
+            latency = (fed_seconds - speech_end) * 1000 + (time.perf_counter() - began) * 1000
     return result, latency, time.perf_counter() - started
 
 

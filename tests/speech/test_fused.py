@@ -290,12 +290,31 @@ def test_another_phrase_meaning_the_same_confirms_only_with_a_second_model_behin
 
 def test_a_word_neither_small_model_made_out_is_whispers_only_if_sure_or_agreed_with():
     unheard = FakeGrammar("go", 0.0, ANSWERS)
-    agreed = hear_answer(unheard, FakeSpotter(_unknown_=0.57, no=0.41), FakeWhisper(scores={"no": -1.3}))
-    assert agreed.text == "no"
-    alone = hear_answer(unheard, FakeSpotter(_unknown_=0.9, no=0.05, go=0.05), FakeWhisper(scores={"no": -3.5}))
+    # Whisper unsure (-3), but its "no" is the keyword model's second word: two models agree.
+    agreed = hear_answer(unheard, FakeSpotter(_unknown_=0.57, no=0.41), FakeWhisper(scores={"no": -3.0}))
+    assert agreed.text == "no" and agreed.details["decided_by"] == "whisper and keywords agree"
+    alone = hear_answer(unheard, FakeSpotter(_unknown_=0.9, no=0.05, go=0.05), FakeWhisper(scores={"no": -3.0}))
     assert alone.text == ""
+    sure = hear_answer(unheard, FakeSpotter(_unknown_=0.9, no=0.05, go=0.05), FakeWhisper(scores={"no": -1.0}))
+    assert sure.text == "no"
     silent = FakeWhisper(scores={"no": -0.5})
     assert hear_answer(unheard, FakeSpotter(_silence_=0.9, no=0.1), silent).text == "" and silent.calls == []
+    # No guess at all: a cough Whisper is unsure of stays nothing; a word only Whisper made out is taken.
+    nothing = FakeGrammar("", 0.0, ANSWERS)
+    assert hear_answer(nothing, FakeSpotter(_unknown_=0.9, up=0.1), FakeWhisper(scores={"no": -3.0})).text == ""
+    assert hear_answer(nothing, FakeSpotter(_unknown_=0.9, up=0.1), FakeWhisper(scores={"yeah": -1.0})).text == "yeah"
+    # With nothing to rank a large grammar by (the home menu), Whisper scores all of it, not the first few.
+    menu = [f"routine {i}" for i in range(SHORTLIST + 5)]
+    asked = FakeWhisper(scores={f"routine {SHORTLIST + 3}": -0.5})
+    heard = hear_answer(FakeGrammar("", 0.0, menu), FakeSpotter(_unknown_=0.9, up=0.1), asked)
+    assert heard.text == f"routine {SHORTLIST + 3}" and len(asked.scored[0]) == len(menu)
+
+
+def test_a_stop_the_keyword_model_calls_another_word_is_still_asked_about_if_whisper_hears_stop():
+    # Through the canceller a damaged "stop" reaches the keyword model as "off" (bench/echo.py).
+    result = hear(FakeGrammar("stop", 0.6, COMMANDS), FakeSpotter(off=0.9, _unknown_=0.05, stop=0.05),
+                  FakeWhisper(scores={"stop": -3.0, "go": -9.0}))
+    assert result.text == "stop" and FusionPolicy().unsure_low <= result.confidence < FusionPolicy().unsure_high
 
 
 def test_a_possible_stop_is_a_stop_to_ask_about():
@@ -308,8 +327,8 @@ def test_a_possible_stop_is_a_stop_to_ask_about():
     assert weak.text == "stop" and weak.confidence == middle
     ruled_out = hear(FakeGrammar("stop", 0.16, COMMANDS), FakeSpotter(_unknown_=0.97, stop=0.02, yes=0.01))
     assert ruled_out.confidence < FusionPolicy().unsure_low
-    # Not a word the keyword model is sure of, and not in a sentence.
-    assert hear(FakeGrammar("up", 0.2, COMMANDS), FakeSpotter(up=0.96, stop=0.04)).text == "up"
+    # Not when another word was heard surely enough to act on, and not in a sentence.
+    assert hear(FakeGrammar("up", 0.9, COMMANDS), FakeSpotter(stop=0.5, up=0.45, _unknown_=0.05)).text == "up"
     assert hear(FakeGrammar("", 0.0, COMMANDS), FakeSpotter(stop=0.5, _unknown_=0.5), seconds=2.5).text == ""
 
 
@@ -320,4 +339,4 @@ def test_whisper_hearing_no_speech_drops_a_phrase_no_other_model_backed():
     stray = hear(FakeGrammar("faster", 0.54, phrases), FakeSpotter(_unknown_=0.99), FakeWhisper(), seconds=2.0)
     assert stray.text == "" and "no speech" in stray.details["decided_by"]
     stop = hear(FakeGrammar("stop now", 0.54, phrases), FakeSpotter(_unknown_=0.99), FakeWhisper(), seconds=2.0)
-    assert stop.text == "stop now"  # a stop is kept, to be asked about
+    assert stop.text == "stop now" and stop.confidence >= FusionPolicy().unsure_low  # kept, to be asked about

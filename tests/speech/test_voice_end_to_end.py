@@ -37,7 +37,8 @@ def recognizer():
     """The companion's default recogniser (the keyword model, PocketSphinx and Whisper), loaded once."""
     vocabulary = load_vocabulary()
     fused = make_recognizer(vocabulary.grammar("commands"), hints=vocabulary.hints())
-    fused.ready()
+    if fused.name != "fused" or not fused.ready() or fused.spotter is None:
+        pytest.skip(f"the default recogniser is not all three models here ({fused.name}: {getattr(fused, 'missing', '')})")
     return fused
 
 

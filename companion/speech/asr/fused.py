@@ -243,20 +243,20 @@ class FusedRecognizer(Recognizer):
         if whisper is not None and not self._over_speech:
             if not short and confidence < policy.unsure_high:
                 said = self._free_speech(pcm, evidence)
-                if said.text or not text or not (decided == "pocketsphinx+keywords" or text in self.hints.stop_phrases):
-                    return self._maybe_stop(said, heard, scores, short)
-                # Whisper heard no speech where the small models agreed on a phrase (or heard a stop):
-                # keep their word for it.
+                if said.text or text not in self.hints.stop_phrases:
+                    return said
+                # Whisper heard no speech where PocketSphinx heard a stop: keep it, to be asked about.
                 return self._result(text, confidence, f"{decided}; {said.details['decided_by']}", said.details)
             if text and (policy.unsure_low <= confidence < policy.unsure_high or vetoed):
                 return self._maybe_stop(self._settle(pcm, candidates, evidence, scores, strict=vetoed),
                                         heard, scores, short)
             if not text and not short:
-                return self._maybe_stop(self._free_speech(pcm, evidence), heard, scores, short)
+                return self._free_speech(pcm, evidence)
+            guesses = [c for c in dict.fromkeys([heard.text, scores.top]) if c in allowed] if scores else []
             if short and confidence < policy.unsure_low and scores is not None and scores.top != SILENCE:
-                # A word that neither small model made out: Whisper may, if it is sure or the keyword
-                # model agrees with it.
-                guesses = [c for c in dict.fromkeys([heard.text, scores.top]) if c in allowed]
+                # A word that neither small model made out ("thigh", which the keyword model does not
+                # know and PocketSphinx missed): Whisper may take it, if it is sure or the keyword model
+                # agrees with it.
                 return self._maybe_stop(self._settle(pcm, guesses, evidence, scores, strict=True),
                                         heard, scores, short)
         return self._maybe_stop(self._result(text, confidence, decided, evidence), heard, scores, short)
@@ -287,7 +287,8 @@ class FusedRecognizer(Recognizer):
 
         A candidate is confirmed when Whisper's best phrase is it, means the same ("no" for "nope"), or
         scores nearly as well; also when the keyword model gives Whisper's best some weight (two models
-        agreeing). ``strict`` (the keyword model heard another word): only a sure confirmation counts."""
+        agreeing). ``strict`` (the keyword model heard another word, or neither small model made out a
+        phrase): Whisper must be sure, agreed with, or hear a stop (which is only ever asked about)."""
         began = time.perf_counter()
         ranked = self.whisper.score(pcm, self._shortlist(candidates, str(evidence.get("transcript", ""))), top=5,
                                     exact=[c for c in candidates if c])
@@ -303,7 +304,7 @@ class FusedRecognizer(Recognizer):
         # Whisper's best is a word the keyword model also gives weight to: two models agree.
         agreed = scores is not None and logp >= policy.for_phrase(policy.whisper_agree, best) and \
             keyword_weight(best, scores, self.hints) >= policy.whisper_with_keywords
-        if strict and not (sure or agreed):
+        if strict and not (sure or agreed or best in self.hints.stop_phrases):
             return self._result("", 0.0, "whisper unsure where the keyword model heard another word", evidence)
         meaning = self.hints.meaning
         # Another phrase meaning the same ("no" for "nope") confirms when Whisper is sure of it, the keyword
@@ -325,8 +326,8 @@ class FusedRecognizer(Recognizer):
         with every prefix), the candidates and the phrases sharing most words with what was heard.
         Scoring costs decoder time per phrase, and a few dozen rivals are enough to reject with."""
         phrases = list(self.phrases or candidates)
-        if len(phrases) <= SHORTLIST:
-            return phrases
+        if len(phrases) <= SHORTLIST or not (transcript or any(candidates)):
+            return phrases  # (with nothing to rank by, all: Whisper's own first-token bound prunes them)
         said = " ".join([normalise(transcript), *candidates])
         ranked = sorted(phrases, key=lambda p: -overlap(p, said))
         return list(dict.fromkeys([c for c in candidates if c] + ranked[:SHORTLIST]))
