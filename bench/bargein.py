@@ -98,8 +98,8 @@ def one_run(library, vocabulary, engine, recognizer, stop_audio: bytes) -> dict[
         time.sleep(0.3)  # well into the sentence
         segmenter = Segmenter(recognizer, load_vocabulary().meaning)
         segmenter.use_phrases(vocabulary.grammar("commands"))
-        heard, hangover_ms, _ = run_clip(segmenter, stop_audio, len(stop_audio) / 2 / 16000 - PAD_SECONDS,
-                                         room_noise=True)
+        heard, heard_ms, _ = run_clip(segmenter, stop_audio, len(stop_audio) / 2 / 16000 - PAD_SECONDS,
+                                      room_noise=True)
         if heard is None or vocabulary.meaning(heard.text) != "stop":
             return None
         said = runner.speaking_text()
@@ -117,7 +117,7 @@ def one_run(library, vocabulary, engine, recognizer, stop_audio: bytes) -> dict[
             return None
         return {"acted_raw": raw.label == "stop", "acted_cancelled": cancelled.label == "stop",
                 "confidence": heard.confidence,
-                "speech_end_to_stop_ms": hangover_ms,
+                "speech_end_to_stop_ms": heard_ms,
                 "stop_to_abort_ms": (stream.aborted_at - understood) * 1000,
                 "stop_to_silence_ms": (stream.silent_at - understood) * 1000}
     finally:
