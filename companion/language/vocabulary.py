@@ -144,7 +144,7 @@ class Vocabulary:
         groups: dict[str, set[str]] = {}
         for phrase in [*self._command_of, *self._answers]:
             groups.setdefault(self.meaning(phrase), set()).add(phrase)
-        return LanguageHints(frozenset(self._phrases[Command.STOP]), self.question_prompt,
+        return LanguageHints(frozenset(self.stop_phrases()), self.question_prompt,
                              tuple(frozenset(group) for _, group in sorted(groups.items()) if len(group) > 1))
 
     def phrases(self, command: Command) -> tuple[str, ...]:

@@ -47,12 +47,13 @@ class LanguageHints:
     question_prompt: str = ""
     same_meaning: tuple[frozenset[str], ...] = ()
 
+    def group(self, phrase: str) -> frozenset[str]:
+        """Every phrase meaning what ``phrase`` means, itself included."""
+        return next((group for group in self.same_meaning if phrase in group), frozenset([phrase]))
+
     def meaning(self, phrase: str) -> str:
-        """A name for what ``phrase`` stands for: its group's first phrase in sort order, else itself."""
-        for group in self.same_meaning:
-            if phrase in group:
-                return min(group)
-        return phrase
+        """A name for what ``phrase`` stands for: its group's first phrase in sort order."""
+        return min(self.group(phrase))
 
 
 class Recognizer(Protocol):

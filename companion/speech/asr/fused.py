@@ -252,11 +252,11 @@ class FusedRecognizer(Recognizer):
                                         heard, scores, short)
             if not text and not short:
                 return self._free_speech(pcm, evidence)
-            guesses = [c for c in dict.fromkeys([heard.text, scores.top]) if c in allowed] if scores else []
             if short and confidence < policy.unsure_low and scores is not None and scores.top != SILENCE:
                 # A word that neither small model made out ("thigh", which the keyword model does not
                 # know and PocketSphinx missed): Whisper may take it, if it is sure or the keyword model
                 # agrees with it.
+                guesses = [c for c in dict.fromkeys([heard.text, scores.top]) if c in allowed]
                 return self._maybe_stop(self._settle(pcm, guesses, evidence, scores, strict=True),
                                         heard, scores, short)
         return self._maybe_stop(self._result(text, confidence, decided, evidence), heard, scores, short)
@@ -304,15 +304,16 @@ class FusedRecognizer(Recognizer):
         # Whisper's best is a word the keyword model also gives weight to: two models agree.
         agreed = scores is not None and logp >= policy.for_phrase(policy.whisper_agree, best) and \
             keyword_weight(best, scores, self.hints) >= policy.whisper_with_keywords
-        if strict and not (sure or agreed or best in self.hints.stop_phrases):
+        # Whisper's best is trusted when it is sure of it, the keyword model agrees, or it means stop
+        # (asking about a stop pauses first, so a doubtful one costs little).
+        trusted = sure or agreed or best in self.hints.stop_phrases
+        if strict and not trusted:
             return self._result("", 0.0, "whisper unsure where the keyword model heard another word", evidence)
         meaning = self.hints.meaning
-        # Another phrase meaning the same ("no" for "nope") confirms when Whisper is sure of it, the keyword
-        # model agrees, or it means stop (asking about a stop pauses first, so a doubtful one costs little).
-        same = sure or agreed or best in self.hints.stop_phrases
         for candidate in candidates:
+            # Confirmed by a near score, or by a trusted best meaning the same ("no" for "nope").
             near = candidate in scored and logp - scored[candidate] <= policy.whisper_near
-            if near or (same and meaning(candidate) == meaning(best)):
+            if near or (trusted and meaning(candidate) == meaning(best)):
                 # Confirmed: acted on when Whisper is sure of it too, else asked about.
                 return self._result(candidate, SURE if sure else middle, "whisper confirms", evidence)
         if agreed:
@@ -382,8 +383,7 @@ class FusedRecognizer(Recognizer):
 def keyword_weight(phrase: str, scores: Any, hints: LanguageHints) -> float:
     """How much the keyword model gives ``phrase``: its probability for the phrase, or for any word
     meaning the same ("no" for "nope")."""
-    group = next((g for g in hints.same_meaning if phrase in g), frozenset([phrase]))
-    return max(scores.prob(word) for word in group | {phrase})
+    return max(scores.prob(word) for word in hints.group(phrase))
 
 
 def nearly(phrase: str, text: str) -> bool:
