@@ -262,3 +262,15 @@ class _Counting:
 def test_a_prompt_steers_the_words_but_is_never_written_out(transcriber):
     said = transcriber.transcribe(_clip("stop"), prompt="Back pain, neck pain, sciatica.")
     assert whisper.normalise(said.text) == "stop"
+
+
+def test_a_decoder_memory_as_long_as_the_mel_bands_is_not_taken_for_a_spectrogram(transcriber, monkeypatch):
+    # CTranslate2 takes an input of 80 (mel bands) frames for a spectrogram and encodes it again: an
+    # utterance of 0.58-0.6 s scored as noise before scoring skipped that length.
+    pcm = _clip("stop")
+    seconds = len(pcm) / 2 / 16000
+    monkeypatch.setattr(whisper, "SCORE_TAIL_SECONDS", whisper.MEL_BANDS / 50 - seconds - 1e-6)
+    at_80 = transcriber.score(pcm, COMMANDS)[0]
+    monkeypatch.setattr(whisper, "SCORE_TAIL_SECONDS", (whisper.MEL_BANDS + 1) / 50 - seconds - 1e-6)
+    at_81 = transcriber.score(pcm, COMMANDS)[0]
+    assert at_80[0] == at_81[0] == "stop" and abs(at_80[1] - at_81[1]) < 0.5

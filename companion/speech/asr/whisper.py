@@ -283,7 +283,13 @@ class WhisperTranscriber:
         np = self._np
         encoded = np.asarray(self._encode(pcm, SCORE_WINDOW_SECONDS))
         seconds = len(pcm) / 2 / SAMPLE_RATE
-        memory = encoded[:, :min(encoded.shape[1], math.ceil((seconds + SCORE_TAIL_SECONDS) * 50))]
+        frames = math.ceil((seconds + SCORE_TAIL_SECONDS) * 50)
+        if frames == MEL_BANDS:
+            # CTranslate2 takes an input whose second dimension is the number of mel bands for a
+            # spectrogram (WhisperEncoder::is_encoded), and encodes it again: an utterance of
+            # 0.58-0.6 s was scored as noise ("three" at -7.3 instead of -1.6).
+            frames += 1
+        memory = encoded[:, :min(encoded.shape[1], frames)]
         first = _log_softmax(self.model.generate(
             self._ct2.StorageView.from_array(np.ascontiguousarray(memory)), [self._start], beam_size=1,
             max_length=2, return_logits_vocab=True, suppress_blank=False, suppress_tokens=[])[0].logits[0][:1])[0]
