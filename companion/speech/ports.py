@@ -88,6 +88,12 @@ class Recognizer(Protocol):
         """Told as an utterance starts whether the companion was talking then: it is then mostly its own
         voice, and an adapter that would spend long on it (transcribing a sentence) should not."""
 
+    def voice_paused(self, paused: bool) -> None:
+        """Told ``True`` when the voice detector hears quiet after speech (the utterance may be over, and
+        ends if the quiet lasts), ``False`` when the voice comes back. An adapter with slow work to do on the
+        whole utterance (Whisper's encoder) may start it on the audio so far, so that ``finish`` finds it
+        done: the endpointer's wait for quiet and the decoding then overlap instead of adding up."""
+
     def ready(self, timeout: float | None = None) -> bool:
         """Wait until every model it uses has loaded (some load in the background); False if one never will."""
         return True

@@ -76,14 +76,21 @@ class FakeWhisper:
     calls: list[str] = field(default_factory=list)
     scored: list[list[str]] = field(default_factory=list)
     prompts: list[str] = field(default_factory=list)
+    heard: list[int] = field(default_factory=list)  # bytes of audio each call was given
+
+    def prepare(self, pcm):
+        self.calls.append("prepare")
+        self.heard.append(len(pcm))
 
     def transcribe(self, pcm, prompt=""):
         self.calls.append("transcribe")
         self.prompts.append(prompt)
+        self.heard.append(len(pcm))
         return FakeTranscript(self.transcript)
 
     def score(self, pcm, phrases, top=3, exact=()):
         self.calls.append("score")
+        self.heard.append(len(pcm))
         self.scored.append(list(phrases))
         ranked = sorted(((p, self.scores.get(p, -30.0)) for p in phrases), key=lambda x: -x[1])
         return ranked
@@ -340,3 +347,60 @@ def test_whisper_hearing_no_speech_drops_a_phrase_no_other_model_backed():
     assert stray.text == "" and "no speech" in stray.details["decided_by"]
     stop = hear(FakeGrammar("stop now", 0.54, phrases), FakeSpotter(_unknown_=0.99), FakeWhisper(), seconds=2.0)
     assert stop.text == "stop now" and stop.confidence >= FusionPolicy().unsure_low  # kept, to be asked about
+
+
+def paused_then_finished(grammar, spotter, whisper, voice_back: bool = False):
+    """An utterance whose voice pauses after 0.6 s, then 0.2 s more audio (quiet, or the voice again)."""
+    fused = FusedRecognizer(grammar, spotter, whisper, hints=LanguageHints(frozenset(STOPS)))
+    fused.set_phrases(grammar.phrases)
+    fused.start()
+    fused.accept(SECOND[: int(32000 * 0.6)])
+    fused.voice_paused(True)
+    if voice_back:
+        fused.voice_paused(False)
+    fused.accept(SECOND[: int(32000 * 0.2)])
+    return fused.finish()
+
+
+def test_whispers_encoder_starts_at_a_pause_and_whisper_hears_the_audio_up_to_it():
+    # The endpointer's hangover and Whisper's encoder overlap: the encoding started at the pause is the
+    # one scored, so Whisper hears exactly the audio up to the pause.
+    whisper = FakeWhisper(scores={"go": -0.5})
+    result = paused_then_finished(FakeGrammar("go", 0.5, COMMANDS), FakeSpotter(go=0.4, down=0.3, _unknown_=0.3),
+                                  whisper)
+    assert whisper.calls == ["prepare", "score"] and whisper.heard == [int(32000 * 0.6)] * 2
+    assert result.text == "go"
+
+
+def test_when_the_voice_comes_back_whisper_hears_the_whole_utterance():
+    whisper = FakeWhisper(scores={"go": -0.5})
+    paused_then_finished(FakeGrammar("go", 0.5, COMMANDS), FakeSpotter(go=0.4, down=0.3, _unknown_=0.3), whisper,
+                         voice_back=True)
+    assert whisper.heard[-1] == int(32000 * 0.8)
+
+
+def test_no_early_encoding_where_the_keyword_model_will_decide_alone():
+    whisper = FakeWhisper()
+    result = paused_then_finished(FakeGrammar("stop", 0.5, COMMANDS), FakeSpotter(stop=0.97, _unknown_=0.03),
+                                  whisper)
+    assert whisper.calls == [] and result.text == "stop"
+
+
+def test_no_early_encoding_of_a_short_noise():
+    # A fan's click or a cough: the keyword model hears silence, and nothing will ask Whisper.
+    whisper = FakeWhisper()
+    result = paused_then_finished(FakeGrammar("", 0.0, COMMANDS), FakeSpotter(_silence_=0.9, _unknown_=0.1), whisper)
+    assert whisper.calls == [] and result.text == ""
+
+
+def test_no_early_encoding_over_the_companions_voice():
+    whisper = FakeWhisper()
+    fused = FusedRecognizer(FakeGrammar("go", 0.5, COMMANDS), FakeSpotter(go=0.4, down=0.3, _unknown_=0.3), whisper,
+                            hints=LanguageHints(frozenset(STOPS)))
+    fused.set_phrases(COMMANDS)
+    fused.start()
+    fused.began_over_speech(True)
+    fused.accept(SECOND[:9600])
+    fused.voice_paused(True)
+    fused.finish()
+    assert whisper.calls == []

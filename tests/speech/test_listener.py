@@ -272,3 +272,29 @@ def test_closing_a_stuck_device_returns_promptly(monkeypatch):
     microphone.close()
     assert time.monotonic() - started < 2.0
     fake.release.set()
+
+
+class PauseRecorder(ScriptedRecognizer):
+    """Records when it is told the voice paused or came back, in frames fed so far."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.told: list[tuple[bool, int]] = []
+
+    def voice_paused(self, paused):
+        self.told.append((paused, self.fed))
+
+
+def test_the_recogniser_is_told_when_the_voice_pauses_and_when_it_comes_back():
+    # So Whisper's encoder can run while the hangover is waited out (companion.speech.asr.fused).
+    recognizer = PauseRecorder("yes")
+    segmenter = Segmenter(recognizer, load_vocabulary().meaning)
+    quiet = add_noise(b"\0" * 32000, 0, seed=1, signal_power=16.0)
+    gap = add_noise(b"\0" * int(32000 * 0.25), 0, seed=2, signal_power=16.0)  # shorter than the hangover
+    word = tone_burst(0.3)
+    results = [u for f in split_frames(quiet + word + gap + word + quiet) if (u := segmenter.feed(f))]
+    assert len(results) == 1
+    told = [paused for paused, _ in recognizer.told]
+    assert told == [True, False, True]
+    # The last pause is told before the hangover ends, while the utterance is still being fed.
+    assert recognizer.told[-1][1] < recognizer.fed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -241,8 +242,20 @@ def test_scoring_the_audio_just_transcribed_reuses_its_encoding(transcriber, mon
     calls = []
     monkeypatch.setattr(transcriber, "model", _Counting(transcriber.model, calls))
     assert transcriber.score(pcm, COMMANDS) == before and calls == []  # same audio: no second encoder pass
-    transcriber.score(_clip("stop"), COMMANDS)
+    transcriber.score(_clip("stop") + b"\0\0", COMMANDS)  # audio no earlier test encoded
     assert len(calls) == 1
+
+
+def test_an_encoding_prepared_at_a_pause_is_the_one_scored(transcriber, monkeypatch):
+    # The fused recogniser starts the encoder when the voice pauses (on another thread); the decision
+    # then only runs the decoder.
+    pcm = _clip("go") + b"\0\2"
+    prepared = threading.Thread(target=transcriber.prepare, args=(pcm,))
+    prepared.start()
+    prepared.join()
+    calls = []
+    monkeypatch.setattr(transcriber, "model", _Counting(transcriber.model, calls))
+    assert transcriber.score(pcm, COMMANDS)[0][0] == "go" and calls == []
 
 
 class _Counting:

@@ -31,6 +31,11 @@ Whisper is never run on speech that began while the companion was talking
 (``began_over_speech``): that is mostly its own voice, and a second of decoding
 there would delay a "stop". Every model's evidence goes in ``details`` for
 logs and ``companion listen --json``.
+
+Whisper's encoder is most of its cost (about 0.2 s here), so it starts when the
+voice pauses (``voice_paused``), on the audio up to that pause, while the
+endpointer waits out its hangover; Whisper then hears exactly that audio. Not
+where step 1 is already sure: that needs no Whisper.
 """
 
 from __future__ import annotations
@@ -113,6 +118,8 @@ class FusedRecognizer(Recognizer):
         self._free = False
         self._started = False
         self._loading: threading.Thread | None = None
+        self._paused_at: int | None = None  # bytes of audio when the voice paused, while it stays paused
+        self._preparing: tuple[int, threading.Thread] | None = None  # Whisper's encoder, started at a pause
         if whisper is None and load_whisper is not None:
             self._loading = threading.Thread(target=self._load, args=(load_whisper,), daemon=True, name="whisper-load")
             self._loading.start()
@@ -143,9 +150,38 @@ class FusedRecognizer(Recognizer):
     def began_over_speech(self, over: bool) -> None:
         self._over_speech = over
 
+    def voice_paused(self, paused: bool) -> None:
+        """At a pause, Whisper's encoder starts on the audio so far (see the module docstring)."""
+        self._paused_at = len(self._audio) if paused else None
+        whisper = self.whisper
+        if not paused or whisper is None or self._over_speech or not self._started or not self._audio:
+            return
+        if self._preparing is not None and self._preparing[1].is_alive():
+            return  # one at a time: two would share the two cores and finish no sooner
+        pcm = bytes(self._audio)
+        if not self._free and self.spotter is not None and len(pcm) / (2 * SAMPLE_RATE) <= self.policy.short_seconds:
+            scores = self.spotter.classify(pcm)
+            if scores.top_prob >= self.policy.keyword_sure and scores.top in set(self.phrases or ()):
+                return  # step 1 will very likely decide alone
+            if scores.top == SILENCE and scores.top_prob >= self.policy.keyword_veto:
+                return  # a noise: step 2 drops it unheard
+        thread = threading.Thread(target=_prepare, args=(whisper, pcm), daemon=True, name="whisper-prepare")
+        self._preparing = (len(pcm), thread)
+        thread.start()
+
+    def _for_whisper(self, pcm: bytes) -> bytes:
+        """The audio Whisper hears: up to the pause that ended the utterance, once any encoding started
+        there has finished (the whole audio when the utterance did not end on a pause)."""
+        if self._paused_at is None:
+            return pcm
+        if self._preparing is not None and self._preparing[0] == self._paused_at:
+            self._preparing[1].join()
+        return pcm[:self._paused_at]
+
     def start(self) -> None:
         self._over_speech = False
         self._audio.clear()
+        self._paused_at = None
         self._started = True
         if not self._free:
             self.grammar.start()
@@ -171,7 +207,7 @@ class FusedRecognizer(Recognizer):
         pcm = bytes(self._audio)
         self._audio.clear()
         if self._free:
-            return self._free_speech(pcm, {"decided_by": "whisper"})
+            return self._free_speech(self._for_whisper(pcm), {"decided_by": "whisper"})
         return self._commands(pcm, self.grammar.finish())
 
     # -- the decision --------------------------------------------------------
@@ -241,6 +277,7 @@ class FusedRecognizer(Recognizer):
         # 3. and 4. Whisper, where it is loaded and the companion is not talking.
         whisper = self.whisper
         if whisper is not None and not self._over_speech:
+            pcm = self._for_whisper(pcm)
             if not short and confidence < policy.unsure_high:
                 said = self._free_speech(pcm, evidence)
                 if said.text or text not in self.hints.stop_phrases:
@@ -378,6 +415,15 @@ class FusedRecognizer(Recognizer):
 
     def _result(self, text: str, confidence: float, decided: str, evidence: dict[str, Any]) -> Recognition:
         return Recognition(text, round(confidence, 4), self.name, details={**evidence, "decided_by": decided})
+
+
+def _prepare(whisper: Any, pcm: bytes) -> None:
+    """Whisper's encoder on ``pcm``, ahead of need; a failure here is met again, and reported, when the
+    utterance is decided."""
+    try:
+        whisper.prepare(pcm)
+    except Exception:  # noqa: BLE001 - only a head start; the decision does the work again
+        pass
 
 
 def keyword_weight(phrase: str, scores: Any, hints: LanguageHints) -> float:

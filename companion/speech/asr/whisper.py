@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ SCORE_TAIL_SECONDS = 1.0
 # commands at REJECT_LOGP and 5 fewer at SURE_LOGP (400 real commands), so it stays 30 s.
 SCORE_WINDOW_SECONDS = 30
 PRUNE_BATCH = 16  # phrases scored per decoder batch, best first-token bound first
+KEPT_ENCODINGS = 3  # encoder outputs kept (about 2 MB each)
 
 # Spelled as Whisper writes them; the grammar drops apostrophes and capitals.
 _WRITTEN = {"i": "I", "im": "I'm", "ive": "I've", "ill": "I'll", "id": "I'd", "cant": "can't",
@@ -190,7 +192,8 @@ class WhisperTranscriber:
         self._endings = [self.eot] + [self._encode_text(mark)[0] for mark in _ENDINGS]
         self._filters = _mel_filters()
         self._forms: dict[str, list[list[int]]] = {}
-        self._last_encoding: tuple[tuple[int, int, int], Any] | None = None
+        self._encodings: dict[tuple[int, int, int], Any] = {}  # the last few, newest last (see _encode)
+        self._encodings_lock = threading.Lock()
         self.load_ms = (time.perf_counter() - began) * 1000
 
     def _encode_text(self, text: str) -> list[int]:
@@ -198,21 +201,31 @@ class WhisperTranscriber:
 
     # -- audio in -------------------------------------------------------------
 
+    def prepare(self, pcm: bytes) -> None:
+        """Run the encoder on ``pcm`` now (on any thread), so that ``score`` or ``transcribe`` of the same
+        audio soon after finds it done."""
+        self._encode(pcm)
+
     def _encode(self, pcm: bytes, seconds: int = WINDOW_SECONDS) -> Any:
         """The encoder output of one window of ``seconds`` holding the audio (longer audio is cut).
 
-        The last one is kept: a short transcript that is no phrase is then scored against the
-        grammar on the same audio, and the encoder is most of the time either takes."""
+        The last few are kept: a short transcript that is no phrase is then scored against the
+        grammar on the same audio, an encoding started early (``prepare``) is used when the
+        utterance is decided, and the encoder is most of the time either takes."""
         key = (hash(pcm), len(pcm), seconds)
-        if self._last_encoding is not None and self._last_encoding[0] == key:
-            return self._last_encoding[1]
+        with self._encodings_lock:
+            if key in self._encodings:
+                return self._encodings[key]
         np = self._np
         audio = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32) / 32768.0
         mel = log_mel(audio, self._filters)[:, :-1]
         frames = seconds * SAMPLE_RATE // HOP
         mel = mel[:, :frames] if mel.shape[1] >= frames else np.pad(mel, ((0, 0), (0, frames - mel.shape[1])))
         encoded = self.model.encode(self._ct2.StorageView.from_array(np.ascontiguousarray(mel[None])))
-        self._last_encoding = (key, encoded)
+        with self._encodings_lock:
+            self._encodings[key] = encoded
+            while len(self._encodings) > KEPT_ENCODINGS:
+                del self._encodings[next(iter(self._encodings))]
         return encoded
 
     # -- free speech ----------------------------------------------------------

@@ -46,14 +46,17 @@ class Segmenter:
     ``free_hangover``: people pause inside sentences. A settled phrase that has
     not changed for ``steady`` seconds also ends the utterance even if the VAD
     still hears "speech" (a noisy room can hold it open), so "stop" is never
-    stuck behind the television. A short burst that starts within
+    stuck behind the television. Once the quiet after speech has lasted
+    ``paused_after`` seconds (or, under a long hangover, until ``prepare``
+    seconds are left of it) the recogniser is told (``voice_paused``), so it
+    can start its slow work while the rest of the hangover runs. A short burst that starts within
     ``follow_on`` seconds of an utterance that was ended early is the rest of
     that phrase ("stop | now"): it counts only if it is itself a stop.
     """
 
     def __init__(self, recognizer: Recognizer, meaning: Callable[[str], str],
                  hangover: float = 0.21, settled_hangover: float = 0.12, free_hangover: float = 0.6,
-                 follow_on: float = 0.3, steady: float = 0.6):
+                 follow_on: float = 0.3, steady: float = 0.6, paused_after: float = 0.09, prepare: float = 0.3):
         self.recognizer = recognizer
         self.activity = VoiceActivity(SAMPLE_RATE)
         if self.activity.frame_bytes != FRAME_BYTES:
@@ -61,6 +64,8 @@ class Segmenter:
         self._meaning = meaning
         self.hangover, self.settled_hangover, self.free_hangover = hangover, settled_hangover, free_hangover
         self.follow_on, self.steady = follow_on, steady
+        self.paused_after, self.prepare = paused_after, prepare
+        self._paused = False  # the recogniser has been told the voice paused, and not that it came back
         self._last_partial, self._partial_since = "", 0
         self._in_speech = False
         self._speech_bytes = 0
@@ -88,6 +93,7 @@ class Segmenter:
             self._settled_cache[active] = settled_phrases(active, self._meaning)
         self._settled = frozenset() if self._free else self._settled_cache[active]
         self.recognizer.start()
+        self._paused = False
         self._in_speech, self._speech_bytes = True, 0
         self._last_partial, self._partial_since = "", self.activity.frames_seen
         self._follow_on = self._early_end_at is not None and \
@@ -110,8 +116,10 @@ class Segmenter:
         # Speech this long is a sentence ("the pain is going down my leg"), not a command: it gets
         # the pauses people make inside sentences, and is never cut at a command word inside it.
         sentence = self._speech_bytes > SENTENCE_SECONDS * SAMPLE_RATE * 2
-        if too_long or quiet >= (self.free_hangover if self._free or sentence else self.hangover):
+        hangover = self.free_hangover if self._free or sentence else self.hangover
+        if too_long or quiet >= hangover:
             return self._finish(early=False)
+        self._tell_pause(quiet, hangover)
         if not self._settled or sentence:
             return None
         partial = self._partial()
@@ -121,6 +129,14 @@ class Segmenter:
                 self.activity.frames_seen - self._partial_since) * FRAME_SECONDS >= self.steady):
             return self._finish(early=True)
         return None
+
+    def _tell_pause(self, quiet: float, hangover: float) -> None:
+        """Tell the recogniser when the voice pauses long enough that the utterance may be over (a
+        settled phrase ends sooner: ``paused_after`` is below its hangover too), and when it comes back."""
+        pausing = quiet >= max(self.paused_after, hangover - self.prepare) - 1e-9
+        if pausing != self._paused and (pausing or quiet == 0):  # (a longer hangover now: still paused)
+            self._paused = pausing
+            self.recognizer.voice_paused(pausing)
 
     def _partial(self) -> str:
         """The phrase heard so far, for adapters that can tell (PocketSphinx, Vosk); "" otherwise."""
