@@ -4,6 +4,8 @@
     python bench/commands.py --limit 30       # at most 30 clips per word
     python bench/commands.py --engine pocketsphinx --json
     python bench/commands.py --cache /tmp/models.pickle   # re-run a fusion change in minutes (latency not valid)
+    python bench/commands.py --noise white:20 # every clip inside a room that is noisy all along
+    python bench/commands.py --limit 40 --real-time   # latency as live: the end of each clip at the microphone's pace
 
 Every clip streams through the endpointer and the recogniser in 30 ms frames
 (as bench/voice.py does), and is then judged by :class:`companion.app.hearing.Judge`,
@@ -42,7 +44,7 @@ from companion.speech.asr.registry import make_recognizer  # noqa: E402
 from companion.speech.audio.segmenter import Segmenter  # noqa: E402
 from companion.speech.ports import SAMPLE_RATE  # noqa: E402
 from stats import percentiles  # noqa: E402
-from testset import active_span, add_noise, load_wav_16k  # noqa: E402
+from testset import active_span, add_noise, load_wav_16k, speech_power  # noqa: E402
 from voice import run_clip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +71,8 @@ class Remembered:
         self._model, self._store = model, store
 
     def __getattr__(self, name: str):
+        if name == "prepare":  # an early start of work that is remembered anyway
+            return lambda pcm: None
         attribute = getattr(self._model, name)
         if name not in self.METHODS:
             return attribute
@@ -123,7 +127,22 @@ def floor(raw: bytes) -> bytes:
         return add_noise(raw, 0, seed=3, signal_power=16.0)
 
 
-def clips(limit: int | None) -> list[dict]:
+NOISE_LEAD, NOISE_TAIL = 1.0, 0.8  # seconds of the room's noise before and after a clip (--noise)
+
+
+def in_noise(raw: bytes, noise: str, seed: int) -> bytes:
+    """``raw`` inside a room that is noisy all along (a fan, traffic): ``noise`` is "KIND:SNR" ("white:20"),
+    the noise running from :data:`NOISE_LEAD` before the clip to :data:`NOISE_TAIL` after it, at SNR dB
+    under the clip's speech. The voice detector hears the noise before the word, as it would live."""
+    kind, snr = noise.split(":")
+    padded = bytes(int(NOISE_LEAD * SAMPLE_RATE) * 2) + raw + bytes(int(NOISE_TAIL * SAMPLE_RATE) * 2)
+    try:
+        return add_noise(padded, float(snr), seed=seed, noise=kind, signal_power=speech_power(raw) or None)
+    except ValueError:  # a clip with no speech at all (some noise clips): the quiet room's level
+        return add_noise(padded, 0, seed=seed, noise=kind, signal_power=16.0)
+
+
+def clips(limit: int | None, noise: str | None = None) -> list[dict]:
     out = []
     for name, folder in SETS.items():
         manifest = folder / "manifest.tsv"
@@ -137,11 +156,16 @@ def clips(limit: int | None) -> list[dict]:
             per_label[label] += 1
             raw = load_wav_16k(folder / row["path"])
             end = active_span(array.array("h", raw), threshold=600)[1] / SAMPLE_RATE
-            out.append({"set": name, "label": label, "name": row["path"], "speech_end": end, "pcm": floor(raw)})
+            if noise:
+                out.append({"set": name, "label": label, "name": row["path"], "speech_end": end + NOISE_LEAD,
+                            "pcm": in_noise(raw, noise, seed=len(out))})
+            else:
+                out.append({"set": name, "label": label, "name": row["path"], "speech_end": end, "pcm": floor(raw)})
     return out
 
 
-def evaluate(all_clips: list[dict], recognizer, judge: Judge, states: list[str]) -> list[dict]:
+def evaluate(all_clips: list[dict], recognizer, judge: Judge, states: list[str],
+             real_time: bool = False) -> list[dict]:
     rows = []
     for state in states:
         # A fresh endpointer per state: its voice detector adapts to what it heard, so a shared one
@@ -151,7 +175,7 @@ def evaluate(all_clips: list[dict], recognizer, judge: Judge, states: list[str])
         for clip in all_clips:
             if clip["set"] == "flite" and state != "commands":
                 continue
-            result, latency, spent = run_clip(segmenter, clip["pcm"], clip["speech_end"])
+            result, latency, spent = run_clip(segmenter, clip["pcm"], clip["speech_end"], real_time=real_time)
             row = judge.judge(result, state) if result else {"command": None, "decision": "ignore", "evidence": {}}
             evidence = row.get("evidence") or {}
             expected = FLITE_PHRASES[clip["label"]] if clip["set"] == "flite" else EXPECTED[state].get(clip["label"])
@@ -243,7 +267,17 @@ def main() -> None:
     parser.add_argument("--cache", metavar="FILE", type=Path,
                         help="keep the keyword model's and Whisper's answers in FILE and reuse them (for tuning "
                              "the fusion rules; latencies are then not valid)")
+    parser.add_argument("--noise", metavar="KIND:SNR",
+                        help="every clip inside continuous noise (white, pink or babble) at SNR dB under its speech, "
+                             "e.g. white:20; without it the clips are as recorded")
+    parser.add_argument("--real-time", action="store_true",
+                        help="feed each clip's last part at the microphone's pace, so latency counts work that "
+                             "overlaps the endpointer's wait as it does live (adds about 0.5 s a clip)")
     args = parser.parse_args()
+    if args.real_time and args.cache:
+        parser.error("--real-time measures latency, which --cache makes meaningless: use one or the other")
+    if args.noise and (args.noise.count(":") != 1 or args.noise.split(":")[0] not in ("white", "pink", "babble")):
+        parser.error("--noise takes KIND:SNR, KIND one of white, pink, babble (e.g. white:20)")
 
     vocabulary = load_vocabulary()
     judge = Judge(vocabulary)
@@ -252,16 +286,17 @@ def main() -> None:
     recognizer.ready()
     load_s = time.perf_counter() - started
     store = remember(recognizer, args.cache) if args.cache else None
-    all_clips = clips(args.limit) + (flite_clips() if args.flite else [])
+    all_clips = clips(args.limit, args.noise) + (flite_clips() if args.flite else [])
     if not all_clips:
         sys.exit("no clips: ../shared/speech-real and ../shared/speech-dev are missing")
-    rows = evaluate(all_clips, recognizer, judge, args.states.split(","))
+    rows = evaluate(all_clips, recognizer, judge, args.states.split(","), real_time=args.real_time)
     if store is not None:
         args.cache.write_bytes(pickle.dumps(store))
     if args.rows:
         Path(args.rows).write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "noise": args.noise or "as recorded",
         "engine": recognizer.name, "load_s": round(load_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "targets (speech-real)": targets(rows),
@@ -274,7 +309,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{report['machine']}; engine {report['engine']}; load {report['load_s']} s; "
+    print(f"{report['machine']}; noise {report['noise']}; engine {report['engine']}; load {report['load_s']} s; "
           f"peak RSS {report['peak_rss_mb']} MB")
     print("\nTargets (speech-real):")
     for name, value in report["targets (speech-real)"].items():

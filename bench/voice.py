@@ -53,8 +53,11 @@ def room(noise: bytes, seconds: float) -> bytes:
     return (noise * (wanted // max(2, len(noise)) + 1))[:wanted]
 
 
-def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float,
-             room_noise: bool = False) -> tuple[Recognition | None, float, float]:
+PACE_FROM = 0.1  # real time: frames arrive at the microphone's pace from this long before the end of speech
+
+
+def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float, room_noise: bool = False,
+             real_time: bool = False) -> tuple[Recognition | None, float, float]:
     """Stream a clip (plus what the room sounds like after it) through endpointing + recognition.
 
     With ``room_noise`` the clip's own noise (its padding, which holds no
@@ -63,6 +66,12 @@ def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float,
     latency from the end of the speech to the result (endpointer hangover +
     the wall time of the frame that ended the utterance, which ran every model's
     decision), and the processing time.
+
+    With ``real_time`` the frames from just before the end of speech on arrive at the pace a
+    microphone delivers them, so work a recogniser starts early (Whisper's encoder at a pause)
+    overlaps the hangover as it does live; the latency is then the wall time from the end of speech
+    to the result. Without it, frames come as fast as they are taken, and the latency is the hangover
+    plus the whole decision (an upper bound, when work is started early).
     """
     quiet = add_noise(b"\0" * int(TAIL_SILENCE * SAMPLE_RATE * 2), 0, seed=7, signal_power=16.0)
     lead = b""
@@ -73,22 +82,34 @@ def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float,
     frames = list(split_frames(lead + pcm + quiet))
     started = time.perf_counter()
     result, latency = None, 0.0
+    frame_seconds = FRAME_BYTES / 2 / SAMPLE_RATE
+    wall_zero: float | None = None  # real time: the wall clock's reading at the stream's time 0
     for index, frame in enumerate(frames):
+        fed_seconds = (index + 1) * frame_seconds  # the stream time at which this frame is complete
+        if real_time and result is None and fed_seconds >= speech_end - PACE_FROM:
+            if wall_zero is None:
+                wall_zero = time.perf_counter() - fed_seconds
+            time.sleep(max(0.0, wall_zero + fed_seconds - time.perf_counter()))
         began = time.perf_counter()
         utterance = segmenter.feed(frame)
         if utterance and result is None:
             result = utterance.recognition
-            fed_seconds = (index + 1) * FRAME_BYTES / 2 / SAMPLE_RATE
-            # The hangover, plus the time the last frame took: that call finished the utterance
-            # (every model's decision, Whisper included). A recogniser's own decode_ms is inside it.
-            latency = (fed_seconds - speech_end) * 1000 + (time.perf_counter() - began) * 1000
+            if wall_zero is not None:
+                latency = (time.perf_counter() - wall_zero - speech_end) * 1000
+            else:
+                # The hangover, plus the time the last frame took: that call finished the utterance
+                # (every model's decision, Whisper included). A recogniser's own decode_ms is inside it.
+                latency = (fed_seconds - speech_end) * 1000 + (time.perf_counter() - began) * 1000
     if result is None:
         began = time.perf_counter()
         utterance = segmenter.flush()
         if utterance:  # the stream ran out before the endpointer ended it: all of it was waited for
             result = utterance.recognition
-            fed_seconds = len(frames) * FRAME_BYTES / 2 / SAMPLE_RATE
-            latency = (fed_seconds - speech_end) * 1000 + (time.perf_counter() - began) * 1000
+            fed_seconds = len(frames) * frame_seconds
+            if wall_zero is not None:
+                latency = (time.perf_counter() - wall_zero - speech_end) * 1000
+            else:
+                latency = (fed_seconds - speech_end) * 1000 + (time.perf_counter() - began) * 1000
     return result, latency, time.perf_counter() - started
 
 
