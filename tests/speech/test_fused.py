@@ -404,3 +404,30 @@ def test_no_early_encoding_over_the_companions_voice():
     fused.voice_paused(True)
     fused.finish()
     assert whisper.calls == []
+
+
+def test_a_decision_without_whisper_does_not_wait_for_an_encoding_started_at_the_pause():
+    # The keyword model was unsure at the pause (so the encoder started), but PocketSphinx and the keyword
+    # model then agree: the result must not wait for Whisper's encoder.
+    import threading
+    import time
+
+    release = threading.Event()
+
+    class SlowWhisper(FakeWhisper):
+        def prepare(self, pcm):
+            super().prepare(pcm)
+            release.wait(5)
+
+    whisper = SlowWhisper()
+    fused = FusedRecognizer(FakeGrammar("go", 0.6, COMMANDS), FakeSpotter(go=0.7, _unknown_=0.3), whisper,
+                            hints=LanguageHints(frozenset(STOPS)))
+    fused.set_phrases(COMMANDS)
+    fused.start()
+    fused.accept(SECOND[:19200])
+    fused.voice_paused(True)
+    began = time.monotonic()
+    result = fused.finish()  # it would block for 5 s if it waited for the encoder
+    waited = time.monotonic() - began
+    release.set()
+    assert result.text == "go" and whisper.calls == ["prepare"] and waited < 2.5

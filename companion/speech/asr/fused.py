@@ -277,25 +277,26 @@ class FusedRecognizer(Recognizer):
         # 3. and 4. Whisper, where it is loaded and the companion is not talking.
         whisper = self.whisper
         if whisper is not None and not self._over_speech:
-            pcm = self._for_whisper(pcm)
+            # Whisper hears the audio up to the pause (_for_whisper), fetched only where it is asked:
+            # a decision without it never waits for an encoding started at the pause.
             if not short and confidence < policy.unsure_high:
-                said = self._free_speech(pcm, evidence)
+                said = self._free_speech(self._for_whisper(pcm), evidence)
                 if said.text or text not in self.hints.stop_phrases:
                     return said
                 # Whisper heard no speech where PocketSphinx heard a stop: keep it, to be asked about.
                 return self._result(text, confidence, f"{decided}; {said.details['decided_by']}", said.details)
             if text and (policy.unsure_low <= confidence < policy.unsure_high or vetoed):
-                return self._maybe_stop(self._settle(pcm, candidates, evidence, scores, strict=vetoed),
-                                        heard, scores, short)
+                return self._maybe_stop(self._settle(self._for_whisper(pcm), candidates, evidence, scores,
+                                                     strict=vetoed), heard, scores, short)
             if not text and not short:
-                return self._free_speech(pcm, evidence)
+                return self._free_speech(self._for_whisper(pcm), evidence)
             if short and confidence < policy.unsure_low and scores is not None and scores.top != SILENCE:
                 # A word that neither small model made out ("thigh", which the keyword model does not
                 # know and PocketSphinx missed): Whisper may take it, if it is sure or the keyword model
                 # agrees with it.
                 guesses = [c for c in dict.fromkeys([heard.text, scores.top]) if c in allowed]
-                return self._maybe_stop(self._settle(pcm, guesses, evidence, scores, strict=True),
-                                        heard, scores, short)
+                return self._maybe_stop(self._settle(self._for_whisper(pcm), guesses, evidence, scores,
+                                                     strict=True), heard, scores, short)
         return self._maybe_stop(self._result(text, confidence, decided, evidence), heard, scores, short)
 
     def _maybe_stop(self, result: Recognition, heard: Recognition, scores: Any, short: bool) -> Recognition:
