@@ -156,11 +156,8 @@ def clips(limit: int | None, noise: str | None = None) -> list[dict]:
             per_label[label] += 1
             raw = load_wav_16k(folder / row["path"])
             end = active_span(array.array("h", raw), threshold=600)[1] / SAMPLE_RATE
-            if noise:
-                out.append({"set": name, "label": label, "name": row["path"], "speech_end": end + NOISE_LEAD,
-                            "pcm": in_noise(raw, noise, seed=len(out))})
-            else:
-                out.append({"set": name, "label": label, "name": row["path"], "speech_end": end, "pcm": floor(raw)})
+            pcm, lead = (in_noise(raw, noise, seed=len(out)), NOISE_LEAD) if noise else (floor(raw), 0.0)
+            out.append({"set": name, "label": label, "name": row["path"], "speech_end": end + lead, "pcm": pcm})
     return out
 
 

@@ -84,6 +84,15 @@ def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float, room_noise: bo
     result, latency = None, 0.0
     frame_seconds = FRAME_BYTES / 2 / SAMPLE_RATE
     wall_zero: float | None = None  # real time: the wall clock's reading at the stream's time 0
+
+    def latency_ms(fed_seconds: float, began: float) -> float:
+        """End of speech to now: on the wall clock in real time; otherwise the hangover plus the time the
+        last call took (it finished the utterance: every model's decision, Whisper included)."""
+        now = time.perf_counter()
+        if wall_zero is not None:
+            return (now - wall_zero - speech_end) * 1000
+        return (fed_seconds - speech_end) * 1000 + (now - began) * 1000
+
     for index, frame in enumerate(frames):
         fed_seconds = (index + 1) * frame_seconds  # the stream time at which this frame is complete
         if real_time and result is None and fed_seconds >= speech_end - PACE_FROM:
@@ -94,22 +103,13 @@ def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float, room_noise: bo
         utterance = segmenter.feed(frame)
         if utterance and result is None:
             result = utterance.recognition
-            if wall_zero is not None:
-                latency = (time.perf_counter() - wall_zero - speech_end) * 1000
-            else:
-                # The hangover, plus the time the last frame took: that call finished the utterance
-                # (every model's decision, Whisper included). A recogniser's own decode_ms is inside it.
-                latency = (fed_seconds - speech_end) * 1000 + (time.perf_counter() - began) * 1000
+            latency = latency_ms(fed_seconds, began)
     if result is None:
         began = time.perf_counter()
         utterance = segmenter.flush()
         if utterance:  # the stream ran out before the endpointer ended it: all of it was waited for
             result = utterance.recognition
-            fed_seconds = len(frames) * frame_seconds
-            if wall_zero is not None:
-                latency = (time.perf_counter() - wall_zero - speech_end) * 1000
-            else:
-                latency = (fed_seconds - speech_end) * 1000 + (time.perf_counter() - began) * 1000
+            latency = latency_ms(len(frames) * frame_seconds, began)
     return result, latency, time.perf_counter() - started
 
 
