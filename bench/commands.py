@@ -142,6 +142,16 @@ def in_noise(raw: bytes, noise: str, seed: int) -> bytes:
         return add_noise(padded, 0, seed=seed, noise=kind, signal_power=16.0)
 
 
+def noise_spec_ok(noise: str) -> bool:
+    """Whether ``noise`` reads as KIND:SNR ("white:20")."""
+    kind, _, snr = noise.partition(":")
+    try:
+        float(snr)
+    except ValueError:
+        return False
+    return kind in ("white", "pink", "babble")
+
+
 def clips(limit: int | None, noise: str | None = None) -> list[dict]:
     out = []
     for name, folder in SETS.items():
@@ -273,8 +283,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.real_time and args.cache:
         parser.error("--real-time measures latency, which --cache makes meaningless: use one or the other")
-    if args.noise and (args.noise.count(":") != 1 or args.noise.split(":")[0] not in ("white", "pink", "babble")):
-        parser.error("--noise takes KIND:SNR, KIND one of white, pink, babble (e.g. white:20)")
+    if args.noise and not noise_spec_ok(args.noise):
+        parser.error("--noise takes KIND:SNR, KIND one of white, pink, babble and SNR a number of dB (e.g. white:20)")
 
     vocabulary = load_vocabulary()
     judge = Judge(vocabulary)
