@@ -25,6 +25,14 @@ def test_synthesise_writes_real_audio(engine, tmp_path):
     assert 1.0 < seconds < 5.0
 
 
+def test_a_slow_sentence_does_not_slow_the_speech_after_it(engine, tmp_path):
+    """espeak-ng keeps an embedded rate for the rest of the process; synthesise() restates its own."""
+    before = len(sp.synthesise(engine, "my thigh", tmp_path / "a.wav"))
+    sp.synthesise(engine, "\x0190SThis sentence is spoken slowly.", tmp_path / "b.wav")
+    after = len(sp.synthesise(engine, "my thigh", tmp_path / "c.wav"))
+    assert abs(after - before) < 0.1 * before, (before, after)
+
+
 def test_interrupt_silences_playback_within_100_ms(engine):
     stream = FakeStream()
     speaker = sp.Pyttsx3Speaker(engine=engine, stream=stream)

@@ -135,7 +135,15 @@ def open_engine(voice: Voice) -> Any:
 
 
 def synthesise(engine: Any, text: str, path: Path) -> bytes:
-    """Speak ``text`` into ``path`` and return its 16-bit mono frames; retry once if empty."""
+    """Speak ``text`` into ``path`` and return its 16-bit mono frames; retry once if empty.
+
+    The engine's rate goes into the text as an embedded command unless the text
+    has its own: espeak-ng keeps an embedded rate for every later utterance of
+    the process, so one slow sentence (a caregiver's pace) slowed all speech after
+    it, and what a test or a doctor check heard depended on what was said before.
+    """
+    if not text.startswith("\x01"):
+        text = f"\x01{int(engine.getProperty('rate'))}S{text}"
     for _ in range(2):
         engine.save_to_file(text, str(path))
         engine.runAndWait()
