@@ -150,30 +150,25 @@ class Runner:
             for output in self.outputs:
                 output.interrupt()  # answered while still asking: the rest of the question goes unsaid
         if self._listened(heard, speaking) and not isinstance(event, (AnswerEvent, NumberEvent, PlaceEvent)):
-            if self._red_flag(heard.text, at):
+            if self._red_flag(heard, at):
                 return
             if command != Command.STOP.value and self._symptom(heard, at):
                 return  # "stop" still wins: a stop phrase is never turned into a symptom question
             if how == "question":  # a spoken question mid-session (a sentence Whisper heard): answer it
-                self._emit_record(heard_record(at, heard.text, None, "question"))
+                self._emit_record(self._heard_record(heard, at, None, "question"))
                 answer = self._knowledge().ask(heard.text)
                 self._emit(self.session.feed(Told(at, self._reminder.text(answer))))
                 return
         if command == Command.STOP.value:
             for output in self.outputs:
                 output.interrupt()
-        record = heard_record(at, heard.text, command, heard.source)
+        record = self._heard_record(heard, at, command, heard.source, how)
         if isinstance(event, AnswerEvent):
             record["answer"] = "yes" if event.answer else "no"
         elif isinstance(event, NumberEvent):
             record["answer"] = event.value
         elif isinstance(event, PlaceEvent):
             record["answer"] = event.place
-        if heard.recognition is not None:
-            record["confidence"] = heard.recognition.confidence
-            record["decision"] = how
-            if by := heard.recognition.details.get("decided_by"):
-                record["heard_by"] = by  # which model's word this was: what a misheard command is traced by
         self._emit_record(record)
         if event is not None and heard.recognition is not None:
             event = self._confirm_unsure(event, heard, at)
@@ -216,14 +211,27 @@ class Runner:
             return True
         return not speaking and recognition.confidence >= self.interpreter.understanding.policy.ask
 
-    def _red_flag(self, text: str, at: float) -> bool:
+    def _heard_record(self, heard: Heard, at: float, command: str | None, source: str,
+                      how: str | None = None) -> dict[str, Any]:
+        """The log record of an utterance, with how surely and by which model it was heard: a red flag
+        or symptom acted on is traced back to its recognition as a misheard command is."""
+        record = heard_record(at, heard.text, command, source)
+        if heard.recognition is not None:
+            record["confidence"] = heard.recognition.confidence
+            if how is not None:
+                record["decision"] = how
+            if by := heard.recognition.details.get("decided_by"):
+                record["heard_by"] = by
+        return record
+
+    def _red_flag(self, heard: Heard, at: float) -> bool:
         """Red flags are checked first on everything said or typed; one ends the exercise part."""
-        flag = detect(text)
+        flag = detect(heard.text)
         if flag is None:
             return False
         for output in self.outputs:
             output.interrupt()
-        self._emit_record(heard_record(at, text, None, "question"))
+        self._emit_record(self._heard_record(heard, at, None, "question"))
         self._emit(self.session.feed(RedFlagEvent(at, flag.id, " ".join(flag.advice.split()))))
         return True
 
@@ -235,10 +243,8 @@ class Runner:
         self._unsure = None  # a number or place waiting to be read back gives way to the symptom's own question
         for output in self.outputs:
             output.interrupt()
-        record = heard_record(at, heard.text, None, heard.source)
+        record = self._heard_record(heard, at, None, heard.source)
         record["symptom"] = found.id
-        if heard.recognition is not None:
-            record["confidence"] = heard.recognition.confidence
         self._emit_record(record)
         self._emit(self.session.feed(SymptomEvent(at, found.id, found.action, found.say, heard.text)))
         return True
@@ -252,10 +258,10 @@ class Runner:
         if not heard.text.strip():
             return True
         self._question_open = False
-        if self._red_flag(heard.text, at) or self._symptom(heard, at):
+        if self._red_flag(heard, at) or self._symptom(heard, at):
             return True
         status = {Command.HOW_MANY_LEFT, Command.WHATS_NEXT, Command.HOW_LONG_LEFT, Command.PURPOSE}
-        self._emit_record(heard_record(at, heard.text, match.command.value if match else None, "question"))
+        self._emit_record(self._heard_record(heard, at, match.command.value if match else None, "question"))
         if match and match.command in status:
             self._emit(self.session.feed(CommandEvent(at, match.command, heard.text)))
         else:

@@ -419,3 +419,19 @@ def test_the_text_transcript_shows_the_symptom(library):
     text = stream.getvalue()
     assert "YOU SAID: 'I feel dizzy'  ->  symptom: dizziness" in text
     assert "SYMPTOM: dizziness" in text and "SESSION SYMPTOM" in text
+
+
+@pytest.mark.parametrize("text, field", [("the pain is going down my leg", "symptom"),
+                                         ("I can't control my bladder", None)])
+def test_a_spoken_symptom_or_red_flag_is_logged_with_the_model_that_heard_it(library, text, field):
+    """A misheard symptom or red flag is traced back to its recognition, as a misheard command is."""
+    out = Collector()
+    runner = Runner(make_session(library, "wall-standing"), VirtualClock(), load_vocabulary(), [out])
+    runner.advance_to(30.0)
+    recognition = Recognition(text, 0.95, "fused", details={"decided_by": "whisper transcript"})
+    runner.hear(Heard(31.0, text, "voice", recognition))
+    heard = [r for r in out.records if r.get("kind") == "heard"][-1]
+    assert heard["text"] == text and heard["heard_by"] == "whisper transcript" and heard["confidence"] == 0.95
+    assert field is None or heard[field]
+    if field is None:
+        assert detect(text) is not None and heard["source"] == "question"
