@@ -8,6 +8,7 @@ import pytest
 
 from companion.speech.asr.fused import SHORTLIST, FusedRecognizer, FusionPolicy, nearly, overlap
 from companion.speech.asr.whisper import normalise
+from companion.language.understanding import Policy
 from companion.speech.ports import LanguageHints, Recognition, Recognizer, RecognizerUnavailable
 
 WORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
@@ -195,9 +196,40 @@ def test_when_they_disagree_whisper_settles_it_before_anyone_is_asked():
 
 
 def test_an_unsure_phrase_whisper_rejects_gets_no_reply():
-    whisper = FakeWhisper(scores={"next": -9.0})
+    whisper = FakeWhisper(scores={"next": -9.5})
     result = hear(FakeGrammar("next", 0.5, COMMANDS), FakeSpotter(_unknown_=0.9), whisper)
     assert result.text == "" and result.details["decided_by"] == "whisper rejects"
+
+
+def test_a_phrase_whisper_leans_to_well_ahead_of_the_rest_is_asked_about_never_acted_on():
+    """Whisper tiny.en hears a lone "pause" as "pass": below its floor, but far ahead of every other phrase."""
+    leaning = FakeWhisper(scores={"pause": -6.8, "faster": -9.2})
+    result = hear(FakeGrammar("pause", 0.4, COMMANDS), FakeSpotter(_unknown_=0.98), leaning)
+    assert result.text == "pause" and result.details["decided_by"] == "whisper leans to pocketsphinx's phrase"
+    policy = Policy()
+    assert policy.ask <= result.confidence < policy.act  # "Did you say pause?"
+
+
+def test_a_yes_or_no_whisper_only_leans_to_is_not_taken_as_an_answer():
+    """A real "up" heard as "yep" by PocketSphinx, and by Whisper well ahead of the rest but unsurely."""
+    leaning = FakeWhisper(scores={"yep": -6.4, "right": -9.3})
+    result = hear(FakeGrammar("yep", 0.31, ["yes", "yep", "no", "nope", "right"]), FakeSpotter(_unknown_=0.998), leaning)
+    assert result.text == "yep" and result.confidence < Policy().answer
+
+
+@pytest.mark.parametrize("case", ["close second", "keyword model heard a word", "its own word", "strict"])
+def test_no_question_where_whisper_leans_without_a_margin_or_the_keyword_model_objects(case):
+    scores = {"pause": -6.8, "faster": -7.5 if case == "close second" else -9.2, "up": -6.8, "go": -9.5}
+    heard, spotter = "pause", FakeSpotter(_unknown_=0.98)
+    if case == "keyword model heard a word":
+        spotter = FakeSpotter(off=0.9, _unknown_=0.1)
+    elif case == "its own word":  # the keyword model knows "up" and did not hear it: no lean
+        heard, scores = "up", {"up": -6.8, "go": -9.5}
+    elif case == "strict":  # PocketSphinx barely heard it: Whisper must be sure
+        spotter = FakeSpotter(_unknown_=0.98)
+    confidence = 0.1 if case == "strict" else 0.4
+    result = hear(FakeGrammar(heard, confidence, COMMANDS), spotter, FakeWhisper(scores=scores))
+    assert result.text == "", result.details
 
 
 def test_without_whisper_an_unsure_phrase_stays_unsure_so_it_is_asked_about():

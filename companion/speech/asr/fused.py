@@ -40,6 +40,7 @@ where step 1 is already sure: that needs no Whisper.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ class FusionPolicy:
     no_speech: float = 0.6  # Whisper's no-speech probability at or above this: nothing was said
     whisper_with_keywords: float = 0.3  # Whisper's best phrase, if the keyword model gives its word this, ...
     whisper_agree: float = -4.0  # ... and Whisper scores it at least this (per word, as the floor), is agreed on
+    whisper_lean_floor: float = -9.0  # below the floor but at least this (as the floor), Whisper's best ...
+    whisper_lean_margin: float = 2.0  # ... this far ahead of the next phrase, and PocketSphinx's, is asked about
     maybe_stop: float = 0.4  # the keyword model's top word is stop at this or more: a possible stop (see _maybe_stop)
     maybe_stop_with_grammar: float = 0.1  # ... or PocketSphinx heard a stop phrase and the keyword model gives stop this
 
@@ -335,9 +338,13 @@ class FusedRecognizer(Recognizer):
                                "ms": round((time.perf_counter() - began) * 1000, 1)}
         # The floor was measured on one-word clips; a longer phrase has more tokens to pay for.
         policy = self.policy
-        if logp < policy.for_phrase(policy.whisper_floor, best):
-            return self._result("", 0.0, "whisper rejects", evidence)
         scored, middle = dict(ranked), policy.middle
+        if logp < policy.for_phrase(policy.whisper_floor, best):
+            if not strict and self._leans(best, ranked, candidates, scores):
+                # The lowest confidence still asked about: a command is confirmed first, and a yes or
+                # no is not taken at all ("up" heard as "yep" must not answer "Do you want to end?").
+                return self._result(best, policy.unsure_low, "whisper leans to pocketsphinx's phrase", evidence)
+            return self._result("", 0.0, "whisper rejects", evidence)
         sure = logp >= policy.for_phrase(policy.whisper_sure, best)
         # Whisper's best is a word the keyword model also gives weight to: two models agree.
         agreed = scores is not None and logp >= policy.for_phrase(policy.whisper_agree, best) and \
@@ -359,6 +366,25 @@ class FusedRecognizer(Recognizer):
         if sure:  # a phrase neither small model named: worth a question, never an action
             return self._result(best, middle, "whisper prefers", evidence)
         return self._result("", 0.0, "whisper prefers another phrase, unsurely", evidence)
+
+    def _leans(self, best: str, ranked: list[tuple[str, float]], candidates: list[str], scores: Any) -> bool:
+        """Whisper's best phrase is PocketSphinx's, well ahead of every other, though below the floor,
+        and the keyword model heard a word it does not know: two models name the phrase, the third
+        does not contradict them. Worth a question, never an action, and never an answer.
+
+        Whisper tiny.en hears a lone "pause" as "pass" or "force" (flite's four voices score it
+        -5.7 to -7.8, 2.4-4 ahead of the next phrase), so without this a spoken "pause" was never
+        even asked about. On speech-real and speech-dev it asks about 4 of 2,228 other words and
+        noise ("eight" as "wait"; bench/README.md, session 9)."""
+        policy = self.policy
+        if scores is None or scores.top != UNKNOWN or scores.top_prob < policy.keyword_veto:
+            return False
+        if best not in candidates or best in set(self.spotter.WORDS) or not ranked:
+            return False
+        logp = ranked[0][1]
+        runner_up = ranked[1][1] if len(ranked) > 1 else -math.inf
+        return logp >= policy.for_phrase(policy.whisper_lean_floor, best) and \
+            logp - runner_up >= policy.whisper_lean_margin
 
     def _shortlist(self, candidates: list[str], transcript: str) -> list[str]:
         """The phrases worth scoring: all of a small grammar; of a large one (the home menu's names
