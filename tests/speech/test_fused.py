@@ -165,6 +165,37 @@ def test_a_sentence_holding_pocketsphinxs_word_stays_a_sentence():
     assert not nearly("down", "the pain is going down my life")
 
 
+def test_a_phrase_whisper_wrote_with_nearly_its_letters_is_scored_as_that_phrase():
+    """bench/live.py: flite's "how long is left" in noise, heard by PocketSphinx, written by Whisper as
+    "now along this left", went unanswered; scored against the grammar it is that phrase."""
+    assert nearly("how long is left", "now along this left") and nearly("how long is left", "now along his left")
+    assert not nearly("how long is left", "how do i lift a box safely") and not nearly("pause", "buns")
+    whisper = FakeWhisper(transcript="Now along this left.", scores={"how long is left": -2.0, "down": -10.0})
+    result = hear(FakeGrammar("how long is left", 0.16, COMMANDS), FakeSpotter(_unknown_=0.99), whisper, seconds=1.8)
+    assert result.text == "how long is left" and result.details["decided_by"] == "whisper confirms"
+
+
+def test_no_safety_or_question_sentence_is_nearly_a_phrase_by_its_letters():
+    """A symptom, red flag or question mistaken for a command would never reach the safety checks.
+    (Sharing most of a phrase's words, "my back hurts more" for "my back", is older and settled by
+    Whisper's scores: ``test_a_sentence_holding_pocketsphinxs_word_stays_a_sentence``.)"""
+    from companion.knowledge.redflags import default_detector
+    from companion.knowledge.symptoms import default_symptom_detector
+    from companion.language.vocabulary import load_vocabulary
+    import yaml
+    from pathlib import Path
+
+    vocabulary = load_vocabulary()
+    phrases = set(vocabulary.grammar("all")) | set(vocabulary.place_words)
+    rows = [*default_detector().spec.flags, *default_symptom_detector().spec.findings]
+    sentences = [t for row in rows for t in [*row.examples, *row.not_examples]]
+    questions = yaml.safe_load((Path(__file__).parents[1] / "data" / "questions.yaml").read_text())["questions"]
+    sentences += [q["text"] for q in questions]
+    near = [(p, t) for t in map(vocabulary.normalise, sentences) for p in phrases
+            if p != t and nearly(p, t) and overlap(p, t) < 0.6]
+    assert len(sentences) > 400 and near == []
+
+
 def test_a_stray_word_forced_onto_stop_is_vetoed_when_the_model_heard_another_word():
     result = hear(FakeGrammar("stop", 0.7, COMMANDS), FakeSpotter(stop=0.05, _unknown_=0.95))
     assert result.confidence < FusionPolicy().unsure_low
