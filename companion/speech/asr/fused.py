@@ -18,10 +18,15 @@ So for each utterance:
    Whisper scoring the grammar's phrases on the same audio, before anyone is
    asked "Did you say...?". Where the keyword model heard another word, or
    neither small model made out a phrase, Whisper must be sure, or its best
-   phrase must be one the keyword model gives weight to (two models agreeing);
+   phrase must be one the keyword model gives weight to (two models agreeing).
+   Below Whisper's floor, PocketSphinx's phrase that Whisper still ranks well
+   ahead of the rest is only asked about (a lone "pause", which Whisper
+   writes "pass");
 4. a longer utterance that is not clearly a phrase of the grammar is
    transcribed by Whisper and handed on as free speech (``details["free_form"]``)
-   for the language layer: symptoms, red flags and questions are sentences;
+   for the language layer: symptoms, red flags and questions are sentences.
+   A transcript that is nearly PocketSphinx's phrase, in words or in letters
+   ("now along this left"), is scored as that phrase first;
 5. last, a possible stop that nothing was sure of (the keyword model's likeliest
    word is stop, or PocketSphinx heard stop and the keyword model does not rule
    it out) becomes an unsure stop: the session pauses and asks. A missed stop
