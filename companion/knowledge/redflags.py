@@ -26,7 +26,7 @@ costs a doctor's visit, a missed flag can cost much more.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,7 +35,8 @@ from companion.content.locale import data_file
 from companion.content.yamlsource import Problem, SourceDoc, field_name
 from companion.content.model_file import read_model
 from companion.knowledge.schema import ConceptFile, Pattern, RedFlagFile
-from companion.knowledge.text import Match, PhraseMap, PhraseSet, words
+from companion.knowledge.soundalike import SoundAlike
+from companion.knowledge.text import Match, PhraseMap, PhraseSet, phrase_words, words
 
 
 _MASK = "_"
@@ -137,15 +138,36 @@ class ConceptMatcher:
 
 
 class RedFlagDetector(ConceptMatcher):
-    """Matches text against the red-flag patterns of one :class:`RedFlagFile`."""
+    """Matches text against the red-flag patterns of one :class:`RedFlagFile`.
+
+    A sentence that describes no flag is tried again with each word that sounds like a word of
+    the table in its place (:mod:`companion.knowledge.soundalike`): a recogniser's "without
+    drying" is "without trying". The flag's ``heard`` then says which word was taken for which.
+    """
 
     spec: RedFlagFile
+
+    def __init__(self, spec: RedFlagFile):
+        super().__init__(spec)
+        lexicon = {w for phrases in spec.concepts.values() for phrase in phrases for w in phrase_words(phrase)}
+        self._alike = SoundAlike(lexicon, keep={w for phrase in spec.ignore for w in words(phrase)})
 
     def detect(self, text: str, levels: Sequence[str] = (URGENT,)) -> RedFlag | None:
         """The first red flag ``text`` describes at one of ``levels``, or None.
 
-        The most pressing level is searched first (an urgent flag always wins), then file order.
+        The most pressing level is searched first (an urgent flag always wins), then file order;
+        the sentence as written before any word that only sounds like one of the table's.
         """
+        found = self._detect(text, levels)
+        if found is not None:
+            return found
+        for variant, heard, meant in self._alike.variants(" ".join(words(text))):
+            found = self._detect(variant, levels)
+            if found is not None:
+                return replace(found, heard=(*found.heard, f"{heard} (as {meant})"))
+        return None
+
+    def _detect(self, text: str, levels: Sequence[str]) -> RedFlag | None:
         for level in (lv for lv in LEVELS if lv in levels):
             found = self.first([flag for flag in self.spec.flags if flag.level == level], text)
             if found is not None:

@@ -28,7 +28,7 @@ def words(text: str) -> list[str]:
     return active_normaliser().words(text)
 
 
-def _phrase_words(phrase: str) -> tuple[str, ...]:
+def phrase_words(phrase: str) -> tuple[str, ...]:
     """Like :func:`words`, but keeps ``*`` wildcards."""
     return tuple(active_normaliser().words(phrase, keep="*"))
 
@@ -60,7 +60,7 @@ class PhraseSet:
         self._by_first: dict[str, list[tuple[str, ...]]] = {}
         self._wild_first: list[tuple[str, ...]] = []
         for phrase in phrases:
-            parts = _phrase_words(phrase)
+            parts = phrase_words(phrase)
             if not parts:
                 continue
             if parts[0].endswith("*"):

@@ -1,0 +1,51 @@
+"""Words that sound like a red-flag word, as Whisper writes them in noise (bench/spoken.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from companion.knowledge.redflags import detect
+from companion.knowledge.soundalike import SoundAlike, pronunciations
+
+FAKE = {"trying": (("T", "R", "AY", "IH", "NG"),), "drying": (("D", "R", "AY", "IH", "NG"),),
+        "crying": (("K", "R", "AY", "IH", "NG"),), "fall": (("F", "AO", "L"),), "for": (("F", "AO", "R"),),
+        "sleep": (("S", "L", "IY", "P"),), "asleep": (("AH", "S", "L", "IY", "P"),)}
+
+
+def test_a_word_one_phone_from_a_table_word_is_tried_in_its_place():
+    alike = SoundAlike(["trying", "fall", "sleep"], keep=["asleep"], dictionary=FAKE)
+    assert list(alike.variants("lost weight without drying")) == [("lost weight without trying", "drying", "trying")]
+    assert alike.sounds_like("crying") == ["trying"]
+
+
+def test_short_words_the_tables_own_words_and_its_ignore_words_are_never_replaced():
+    alike = SoundAlike(["trying", "fall", "sleep"], keep=["asleep"], dictionary=FAKE)
+    assert alike.sounds_like("for") == []  # three phones: "for" and "fall" are one apart
+    assert alike.sounds_like("trying") == [] and alike.sounds_like("asleep") == []
+    assert list(alike.variants("drying")) == []  # a word or two is a command, not a sentence
+
+
+def test_without_a_dictionary_there_are_no_variants():
+    assert list(SoundAlike(["trying"], dictionary={}).variants("lost weight without drying")) == []
+
+
+needs_dictionary = pytest.mark.skipif(not pronunciations(), reason="PocketSphinx's dictionary is not installed")
+
+
+@needs_dictionary
+@pytest.mark.parametrize("heard, flag", [
+    ("ive lost a lot of weight without drying and my back aches", "weight-loss"),
+    ("i tricked antel and my spine hurts", "fall"),
+    ("my leg keeps living way when i walk", "leg-weakness"),
+])
+def test_red_flags_whisper_wrote_with_a_sound_alike_word_are_caught(heard, flag):
+    found = detect(heard)
+    assert found is not None and found.id == flag
+    assert any("(as " in phrase for phrase in found.heard)  # the log says which word was taken for which
+
+
+@needs_dictionary
+@pytest.mark.parametrize("text", ["i fell asleep on the sofa and my back is stiff", "is yoga good for back pain",
+                                  "i cant sleep for the pain in my back", "what does calcium do for my spine"])
+def test_everyday_sentences_stay_what_they_are(text):
+    assert detect(text) is None
