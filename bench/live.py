@@ -1,6 +1,6 @@
 """A whole wall-standing session through the real-time fake microphone, with the companion speaking.
 
-    python bench/live.py              # 10 runs, about 12 minutes here
+    python bench/live.py              # 10 runs, about 22 minutes here
     python bench/live.py --runs 3 --json
 
 Each run starts ``companion run wall-standing`` (speaking aloud into the fake
