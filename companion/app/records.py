@@ -31,7 +31,7 @@ def cue_record(cue: Cue) -> dict[str, Any]:
 
 def heard_record(at: float, text: str, command: str | None, source: str) -> dict[str, Any]:
     """What the user said; the runner adds "answer", "symptom" (a finding id), "confidence", "decision",
-    "heard_by" (which recogniser's word it was, for a command or answer)."""
+    "heard_by" (which model's decision it was: a command, an answer, a red flag, a symptom or a question)."""
     return {"t": round(at, 3), "who": "user", "kind": "heard", "text": text, "command": command, "source": source}
 
 

@@ -149,31 +149,39 @@ class RedFlagDetector(ConceptMatcher):
 
     def __init__(self, spec: RedFlagFile):
         super().__init__(spec)
-        lexicon = {w for phrases in spec.concepts.values() for phrase in phrases for w in phrase_words(phrase)}
-        self._alike = SoundAlike(lexicon, keep={w for phrase in spec.ignore for w in words(phrase)})
+        table = [phrase for phrases in spec.concepts.values() for phrase in phrases]
+        lexicon = {w for phrase in table for w in phrase_words(phrase)}
+        # Never replaced: the words that turn a flag off ("werent" sounds like "want"), those of
+        # the ignore phrases ("fell asleep"), and words a prefix of the table already covers.
+        keep = {w for phrase in [*spec.ignore, *spec.negations, *spec.scope_breakers] for w in words(phrase)}
+        prefixes = tuple(w[:-1] for w in lexicon if w.endswith("*") and len(w) > 1)
+        self._alike = SoundAlike(lexicon, keep=keep, prefixes=prefixes)
 
     def detect(self, text: str, levels: Sequence[str] = (URGENT,)) -> RedFlag | None:
         """The first red flag ``text`` describes at one of ``levels``, or None.
 
-        The most pressing level is searched first (an urgent flag always wins), then file order;
-        the sentence as written before any word that only sounds like one of the table's.
+        The most pressing level is searched first, the sentence as written and then with a word
+        that only sounds like one of the table's: an urgent flag always wins, then file order.
         """
-        found = self._detect(text, levels)
-        if found is not None:
-            return found
-        for variant, heard, meant in self._alike.variants(" ".join(words(text))):
-            found = self._detect(variant, levels)
+        alike: list[tuple[str, str, str]] | None = None
+        for level in (lv for lv in LEVELS if lv in levels):
+            found = self._detect(text, level)
             if found is not None:
-                return replace(found, heard=(*found.heard, f"{heard} (as {meant})"))
+                return found
+            if alike is None:
+                alike = list(self._alike.variants(" ".join(words(text))))
+            for variant, heard, meant in alike:
+                found = self._detect(variant, level)
+                if found is not None:
+                    return replace(found, heard=(*found.heard, f"{heard} (as {meant})"))
         return None
 
-    def _detect(self, text: str, levels: Sequence[str]) -> RedFlag | None:
-        for level in (lv for lv in LEVELS if lv in levels):
-            found = self.first([flag for flag in self.spec.flags if flag.level == level], text)
-            if found is not None:
-                flag, heard = found
-                return RedFlag(flag.id, flag.name, flag.advice, heard, flag.level)
-        return None
+    def _detect(self, text: str, level: str) -> RedFlag | None:
+        found = self.first([flag for flag in self.spec.flags if flag.level == level], text)
+        if found is None:
+            return None
+        flag, heard = found
+        return RedFlag(flag.id, flag.name, flag.advice, heard, flag.level)
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from companion.knowledge.redflags import detect
+from companion.knowledge.redflags import LEVELS, URGENT, detect
 from companion.knowledge.soundalike import SoundAlike, pronunciations
 
 FAKE = {"trying": (("T", "R", "AY", "IH", "NG"),), "drying": (("D", "R", "AY", "IH", "NG"),),
@@ -49,3 +49,22 @@ def test_red_flags_whisper_wrote_with_a_sound_alike_word_are_caught(heard, flag)
                                   "i cant sleep for the pain in my back", "what does calcium do for my spine"])
 def test_everyday_sentences_stay_what_they_are(text):
     assert detect(text) is None
+
+
+@needs_dictionary
+@pytest.mark.parametrize("text", ["my legs werent weak", "my legs arent giving way",
+                                  "i wont have a fever and back pain"])
+def test_a_negation_is_never_replaced_by_a_word_that_sounds_like_it(text):
+    """"werent" is one phone from "want", "arent" from "front": a negated flag stays negated."""
+    assert detect(text) is None
+
+
+@needs_dictionary
+def test_an_urgent_flag_heard_as_a_sound_alike_still_wins_over_a_soon_one_as_written():
+    found = detect("pain wakes me at night and i have lost weight without drying", LEVELS)
+    assert found is not None and found.level == URGENT and found.id == "weight-loss"
+
+
+def test_words_a_prefix_of_the_table_covers_are_never_replaced():
+    alike = SoundAlike(["trying"], prefixes=["dry"], dictionary=FAKE)
+    assert alike.sounds_like("drying") == [] and alike.sounds_like("crying") == ["trying"]

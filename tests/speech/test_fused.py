@@ -78,6 +78,7 @@ class FakeWhisper:
     scored: list[list[str]] = field(default_factory=list)
     prompts: list[str] = field(default_factory=list)
     heard: list[int] = field(default_factory=list)  # bytes of audio each call was given
+    ranking: list | None = None  # score()'s answer as given, e.g. ending with unfinished upper bounds
 
     def prepare(self, pcm):
         self.calls.append("prepare")
@@ -93,6 +94,8 @@ class FakeWhisper:
         self.calls.append("score")
         self.heard.append(len(pcm))
         self.scored.append(list(phrases))
+        if self.ranking is not None:
+            return list(self.ranking)
         ranked = sorted(((p, self.scores.get(p, -30.0)) for p in phrases), key=lambda x: -x[1])
         return ranked
 
@@ -175,6 +178,15 @@ def test_a_phrase_whisper_wrote_with_nearly_its_letters_is_scored_as_that_phrase
     assert result.text == "how long is left" and result.details["decided_by"] == "whisper confirms"
 
 
+def test_a_transcript_near_a_phrase_only_in_letters_stays_a_transcript_unless_whisper_confirms_it():
+    """"new pain" has nearly the letters of "no pain" (a place answer: none); it must not become it on
+    PocketSphinx's word alone."""
+    phrases = ["no pain", "back", "leg", "stop"]
+    whisper = FakeWhisper(transcript="New pain.", scores={"no pain": -12.0, "back": -14.0})
+    result = hear(FakeGrammar("no pain", 0.5, phrases), FakeSpotter(_unknown_=0.99), whisper, seconds=1.8)
+    assert result.text == "new pain" and result.details["free_form"]
+
+
 def test_no_safety_or_question_sentence_is_nearly_a_phrase_by_its_letters():
     """A symptom, red flag or question mistaken for a command would never reach the safety checks.
     (Sharing most of a phrase's words, "my back hurts more" for "my back", is older and settled by
@@ -244,22 +256,29 @@ def test_a_phrase_whisper_leans_to_well_ahead_of_the_rest_is_asked_about_never_a
 def test_a_yes_or_no_whisper_only_leans_to_is_not_taken_as_an_answer():
     """A real "up" heard as "yep" by PocketSphinx, and by Whisper well ahead of the rest but unsurely."""
     leaning = FakeWhisper(scores={"yep": -6.4, "right": -9.3})
-    result = hear(FakeGrammar("yep", 0.31, ["yes", "yep", "no", "nope", "right"]), FakeSpotter(_unknown_=0.998), leaning)
+    grammar = FakeGrammar("yep", 0.31, ["yes", "yep", "no", "nope", "right"])
+    result = hear(grammar, FakeSpotter(_unknown_=0.998), leaning)
     assert result.text == "yep" and result.confidence < Policy().answer
 
 
-@pytest.mark.parametrize("case", ["close second", "keyword model heard a word", "its own word", "strict"])
+@pytest.mark.parametrize("case", ["close second", "unfinished phrase ranks higher", "keyword model leans to a word",
+                                  "silence below its veto", "its own word", "strict"])
 def test_no_question_where_whisper_leans_without_a_margin_or_the_keyword_model_objects(case):
-    scores = {"pause": -6.8, "faster": -7.5 if case == "close second" else -9.2, "up": -6.8, "go": -9.5}
-    heard, spotter = "pause", FakeSpotter(_unknown_=0.98)
-    if case == "keyword model heard a word":
-        spotter = FakeSpotter(off=0.9, _unknown_=0.1)
-    elif case == "its own word":  # the keyword model knows "up" and did not hear it: no lean
-        heard, scores = "up", {"up": -6.8, "go": -9.5}
+    heard, confidence, spotter = "pause", 0.4, FakeSpotter(_unknown_=0.98)
+    whisper = FakeWhisper(scores={"pause": -6.8, "next": -9.2})
+    if case == "close second":
+        whisper = FakeWhisper(scores={"pause": -6.8, "next": -7.5})
+    elif case == "unfinished phrase ranks higher":  # score() lists phrases it stopped scoring last, with a bound
+        whisper = FakeWhisper(ranking=[("pause", -6.8), ("next", -9.2), ("halt", -5.5)])
+    elif case == "keyword model leans to a word":  # below its veto, so no veto: the lean itself must refuse
+        spotter = FakeSpotter(off=0.5, _unknown_=0.45)
+    elif case == "silence below its veto":
+        spotter = FakeSpotter(_silence_=0.55, _unknown_=0.45)
+    elif case == "its own word":  # the keyword model knows "up" and did not hear it (a veto: strict)
+        heard, whisper = "up", FakeWhisper(scores={"up": -6.8, "go": -9.5})
     elif case == "strict":  # PocketSphinx barely heard it: Whisper must be sure
-        spotter = FakeSpotter(_unknown_=0.98)
-    confidence = 0.1 if case == "strict" else 0.4
-    result = hear(FakeGrammar(heard, confidence, COMMANDS), spotter, FakeWhisper(scores=scores))
+        confidence = 0.1
+    result = hear(FakeGrammar(heard, confidence, COMMANDS), spotter, whisper)
     assert result.text == "", result.details
 
 

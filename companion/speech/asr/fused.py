@@ -347,8 +347,8 @@ class FusedRecognizer(Recognizer):
         scored, middle = dict(ranked), policy.middle
         if logp < policy.for_phrase(policy.whisper_floor, best):
             if not strict and self._leans(best, ranked, candidates, scores):
-                # The lowest confidence still asked about: a command is confirmed first, and a yes or
-                # no is not taken at all ("up" heard as "yep" must not answer "Do you want to end?").
+                # The lowest confidence still asked about: a state-changing command is confirmed first,
+                # and a yes or no is not taken ("up" heard as "yep" must not answer "Do you want to end?").
                 return self._result(best, policy.unsure_low, "whisper leans to pocketsphinx's phrase", evidence)
             return self._result("", 0.0, "whisper rejects", evidence)
         sure = logp >= policy.for_phrase(policy.whisper_sure, best)
@@ -376,7 +376,8 @@ class FusedRecognizer(Recognizer):
     def _leans(self, best: str, ranked: list[tuple[str, float]], candidates: list[str], scores: Any) -> bool:
         """Whisper's best phrase is PocketSphinx's, well ahead of every other, though below the floor,
         and the keyword model heard a word it does not know: two models name the phrase, the third
-        does not contradict them. Worth a question, never an action, and never an answer.
+        does not contradict them. Worth a question: a state-changing command is confirmed first,
+        a harmless one (repeat, how long is left) answered, and a yes or no never taken.
 
         Whisper tiny.en hears a lone "pause" as "pass" or "force" (flite's four voices score it
         -5.7 to -7.8, 2.4-4 ahead of the next phrase), so without this a spoken "pause" was never
@@ -388,7 +389,9 @@ class FusedRecognizer(Recognizer):
         if best not in candidates or best in set(self.spotter.WORDS) or not ranked:
             return False
         logp = ranked[0][1]
-        runner_up = ranked[1][1] if len(ranked) > 1 else -math.inf
+        # The rest may end with phrases Whisper did not finish scoring, listed with an upper bound
+        # (WhisperTranscriber.score): the best of them all is the margin to beat, conservatively.
+        runner_up = max((score for _, score in ranked[1:]), default=-math.inf)
         return logp >= policy.for_phrase(policy.whisper_lean_floor, best) and \
             logp - runner_up >= policy.whisper_lean_margin
 
@@ -439,8 +442,10 @@ class FusedRecognizer(Recognizer):
             settled = self._settle(pcm, [heard] if heard else [], {**evidence, "transcript": said.text})
             if settled.text and (len(text.split()) <= 2 or settled.text == heard):
                 return settled
-            if nearly(heard, text):
-                # Whisper wrote nearly PocketSphinx's phrase: that phrase, as surely as PocketSphinx heard it.
+            if nearly(heard, text) and overlap(heard, text) >= WORDS_NEARLY:
+                # Whisper wrote nearly PocketSphinx's words: that phrase, as surely as PocketSphinx heard
+                # it. Near in letters only ("new pain" for "no pain"), only Whisper's scores above make it
+                # the phrase; else it stays what Whisper wrote.
                 ps = evidence["pocketsphinx"]["confidence"]
                 return self._result(heard, ps, "pocketsphinx, nearly as whisper wrote it", settled.details)
         return Recognition(text, confidence, self.name, details={**evidence, "decided_by": "whisper transcript",
@@ -465,7 +470,8 @@ def keyword_weight(phrase: str, scores: Any, hints: LanguageHints) -> float:
     return max(scores.prob(word) for word in hints.group(phrase))
 
 
-SOUNDS_ALIKE = 0.75  # letters shared with a phrase of two words or more, as a share (difflib's ratio)
+WORDS_NEARLY = 0.6  # the share of a phrase's words in a transcript that makes it nearly that phrase
+SOUNDS_ALIKE = 0.75  # ... or the letters shared with a phrase of two words or more (difflib's ratio)
 
 
 def nearly(phrase: str, text: str) -> bool:
@@ -474,10 +480,11 @@ def nearly(phrase: str, text: str) -> bool:
     words or more, nearly the same letters ("now along this left" for "how long is left": Whisper in
     noise, 3 of 10 times in bench/live.py). A one-word phrase is in many sentences ("down" in "the pain
     is going down my leg"): that is a sentence, not the phrase. No example sentence of the red-flag,
-    symptom or question tables is this near a phrase (tests/speech/test_fused.py)."""
+    symptom or question tables is near a phrase by its letters alone (tests/speech/test_fused.py); a
+    phrase near only in letters is taken only where Whisper's scores confirm it (``_free_speech``)."""
     if not phrase or len(text.split()) > len(phrase.split()) + 2:
         return False
-    if overlap(phrase, text) >= 0.6:
+    if overlap(phrase, text) >= WORDS_NEARLY:
         return True
     return len(phrase.split()) >= 2 and SequenceMatcher(
         None, phrase.replace(" ", ""), text.replace(" ", "")).ratio() >= SOUNDS_ALIKE

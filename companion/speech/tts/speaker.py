@@ -134,16 +134,17 @@ def open_engine(voice: Voice) -> Any:
     return engine
 
 
-def synthesise(engine: Any, text: str, path: Path) -> bytes:
-    """Speak ``text`` into ``path`` and return its 16-bit mono frames; retry once if empty.
+def synthesise(engine: Any, text: str, path: Path, rate: int = Voice.rate) -> bytes:
+    """Speak ``text`` into ``path`` at ``rate`` words a minute; return its 16-bit mono frames; retry once if empty.
 
-    The engine's rate goes into the text as an embedded command unless the text
-    has its own: espeak-ng keeps an embedded rate for every later utterance of
-    the process, so one slow sentence (a caregiver's pace) slowed all speech after
-    it, and what a test or a doctor check heard depended on what was said before.
+    The rate goes first into the text as an embedded command: espeak-ng keeps an
+    embedded rate for every later utterance of the process, so one slow sentence
+    (a caregiver's pace) slowed all speech after it, and what a test or a doctor
+    check heard depended on what was said before. It is given, not read back:
+    pyttsx3 2.99 calls espeak_GetParameter without its ``current`` argument, so
+    ``getProperty("rate")`` returned different rates from one call to the next.
     """
-    if not text.startswith("\x01"):
-        text = f"\x01{int(engine.getProperty('rate'))}S{text}"
+    text = f"\x01{int(rate)}S{text}"  # a rate in the text itself comes later, and wins
     for _ in range(2):
         engine.save_to_file(text, str(path))
         engine.runAndWait()
