@@ -32,6 +32,9 @@ from tests.conftest import Collector, make_session
 from tests.speech.fakes import FakeStream
 
 
+DEFAULT_VOICE = "en"  # espeak-ng's default English voice ("gmw/en"), which the companion speaks with
+
+
 @pytest.fixture(scope="module")
 def recognizer():
     """The companion's default recogniser (the keyword model, PocketSphinx and Whisper), loaded once."""
@@ -51,7 +54,13 @@ def ears(recognizer):
 
 
 def speak(tts, text: str) -> bytes:
-    """16 kHz speech of ``text`` from the companion's own TTS, padded, with faint room noise."""
+    """16 kHz speech of ``text`` from the companion's own TTS, padded, with faint room noise.
+
+    pyttsx3 has one engine per process, and a test elsewhere may leave another voice set on it:
+    the voice is set here every time, as the rate is (``synthesise``)."""
+    english = [v.id for v in tts.getProperty("voices") if v.id.split("/")[-1] == DEFAULT_VOICE]
+    if english:
+        tts.setProperty("voice", english[0])
     with tempfile.TemporaryDirectory() as folder:
         pcm = sp.synthesise(tts, text, Path(folder) / "said.wav")
     return add_noise(pad(_pcm_bytes(resample(_pcm_array(pcm), 22050))), 30, seed=len(text))
