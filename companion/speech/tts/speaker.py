@@ -176,7 +176,7 @@ def _voice_id(name: str, engine: Any = None) -> str:
 class Pyttsx3Synthesiser:
     """espeak-ng through pyttsx3, into a WAV file in its own temporary folder (removed on close).
 
-    The rate goes into the text as espeak's embedded command ``\\x01<wpm>S``: with
+    The rate goes into the text as espeak's embedded command ``\\x01<wpm>S`` (:func:`synthesise`): with
     pyttsx3 2.99, ``setProperty("rate")`` after the first utterance was often
     ignored here (the first rate stayed for every later sentence in most short
     runs tried; espeak-ng runs asynchronously under pyttsx3), so a slower pace
@@ -201,7 +201,7 @@ class Pyttsx3Synthesiser:
                 self._voice_set = wanted
         rate = int(min(450, max(80, rate)))
         try:
-            pcm = synthesise(self._engine, f"\x01{rate}S{text}", Path(self._tmp.name) / "utterance.wav")
+            pcm = synthesise(self._engine, text, Path(self._tmp.name) / "utterance.wav", rate=rate)
             return Speech(pcm, OUTPUT_RATE)
         except RuntimeError as exc:
             raise SynthesisError(str(exc)) from None
