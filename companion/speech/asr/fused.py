@@ -442,7 +442,7 @@ class FusedRecognizer(Recognizer):
             settled = self._settle(pcm, [heard] if heard else [], {**evidence, "transcript": said.text})
             if settled.text and (len(text.split()) <= 2 or settled.text == heard):
                 return settled
-            if nearly(heard, text) and overlap(heard, text) >= WORDS_NEARLY:
+            if nearly(heard, text, letters=False):
                 # Whisper wrote nearly PocketSphinx's words: that phrase, as surely as PocketSphinx heard
                 # it. Near in letters only ("new pain" for "no pain"), only Whisper's scores above make it
                 # the phrase; else it stays what Whisper wrote.
@@ -474,19 +474,20 @@ WORDS_NEARLY = 0.6  # the share of a phrase's words in a transcript that makes i
 SOUNDS_ALIKE = 0.75  # ... or the letters shared with a phrase of two words or more (difflib's ratio)
 
 
-def nearly(phrase: str, text: str) -> bool:
+def nearly(phrase: str, text: str, letters: bool = True) -> bool:
     """Whether ``text`` is nearly ``phrase`` written another way, with not many more words: most of the
     phrase's words in it ("start while standing" for "start wall standing"), or, for a phrase of two
     words or more, nearly the same letters ("now along this left" for "how long is left": Whisper in
     noise, 3 of 10 times in bench/live.py). A one-word phrase is in many sentences ("down" in "the pain
     is going down my leg"): that is a sentence, not the phrase. No example sentence of the red-flag,
     symptom or question tables is near a phrase by its letters alone (tests/speech/test_fused.py); a
-    phrase near only in letters is taken only where Whisper's scores confirm it (``_free_speech``)."""
+    phrase near only in letters is taken only where Whisper's scores confirm it (``_free_speech`` asks
+    with ``letters=False`` where they did not)."""
     if not phrase or len(text.split()) > len(phrase.split()) + 2:
         return False
     if overlap(phrase, text) >= WORDS_NEARLY:
         return True
-    return len(phrase.split()) >= 2 and SequenceMatcher(
+    return letters and len(phrase.split()) >= 2 and SequenceMatcher(
         None, phrase.replace(" ", ""), text.replace(" ", "")).ratio() >= SOUNDS_ALIKE
 
 
