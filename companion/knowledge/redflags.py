@@ -156,6 +156,7 @@ class RedFlagDetector(ConceptMatcher):
         keep = {w for phrase in [*spec.ignore, *spec.negations, *spec.scope_breakers] for w in words(phrase)}
         prefixes = tuple(w[:-1] for w in lexicon if w.endswith("*") and len(w) > 1)
         self._alike = SoundAlike(lexicon, keep=keep, prefixes=prefixes)
+        self._flags = {level: [flag for flag in spec.flags if flag.level == level] for level in LEVELS}
 
     def detect(self, text: str, levels: Sequence[str] = (URGENT,)) -> RedFlag | None:
         """The first red flag ``text`` describes at one of ``levels``, or None.
@@ -177,7 +178,7 @@ class RedFlagDetector(ConceptMatcher):
         return None
 
     def _detect(self, text: str, level: str) -> RedFlag | None:
-        found = self.first([flag for flag in self.spec.flags if flag.level == level], text)
+        found = self.first(self._flags[level], text)
         if found is None:
             return None
         flag, heard = found
