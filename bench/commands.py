@@ -57,6 +57,7 @@ EXPECTED = {
     "commands": {"stop": "stop", "go": "resume", "up": "louder", "down": "quieter"},
     "yes-no": {"yes": "yes", "no": "no", "right": "yes", "stop": "stop", "go": "resume"},
     "number": {**{d: f"number:{i}" for i, d in enumerate(DIGITS)}, "stop": "stop", "go": "resume"},
+    "place": {"stop": "stop"},  # no recording here says a place: every other clip is a word or noise to ignore
 }
 
 
@@ -286,6 +287,9 @@ def main() -> None:
     if args.noise and not noise_spec_ok(args.noise):
         parser.error("--noise takes KIND:SNR, KIND one of white, pink, babble and SNR a number of dB (e.g. white:20)")
 
+    unknown = [state for state in args.states.split(",") if state not in EXPECTED]
+    if unknown:
+        parser.error(f"no such state: {', '.join(unknown)} (states: {', '.join(EXPECTED)})")
     vocabulary = load_vocabulary()
     judge = Judge(vocabulary)
     started = time.perf_counter()
