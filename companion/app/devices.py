@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,6 +23,7 @@ from companion.app.inputs import KeyboardInput
 from companion.care.profiles import Profile
 from companion.content.phrases import load_phrases
 from companion.engine.clock import RealClock
+from companion.knowledge import redflags
 from companion.language.grammars import grammar_for
 from companion.language.heard import Heard
 from companion.language.vocabulary import Vocabulary
@@ -166,7 +168,12 @@ class LiveIO:
         self.listen_for(grammar_for(context, self.vocabulary))
 
     def start(self) -> None:
-        """Start listening and reading the keyboard (once; later calls do nothing)."""
+        """Start listening and reading the keyboard (once; later calls do nothing).
+
+        With a microphone, the red-flag check's sound-alike index is built in the background as
+        listening starts: built on first use, it held up the answer to the first thing said."""
+        if self.listener is not None and not self.listener.is_alive() and self.listener.ident is None:
+            threading.Thread(target=_warm_red_flags, daemon=True, name="red-flags-warm").start()
         for part in (self.listener, self.keyboard):
             if part is not None and not part.is_alive() and part.ident is None:
                 part.start()
@@ -176,3 +183,11 @@ class LiveIO:
             self.listener.stop()
         if self.speaker is not None:
             self.speaker.close()
+
+
+def _warm_red_flags() -> None:
+    """A broken red-flag file is reported where red flags are checked; here it is only not warmed."""
+    try:
+        redflags.warm()
+    except Exception:  # noqa: BLE001 - a background warm-up must never take the session down
+        pass

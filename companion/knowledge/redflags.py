@@ -158,6 +158,10 @@ class RedFlagDetector(ConceptMatcher):
         self._alike = SoundAlike(lexicon, keep=keep, prefixes=prefixes)
         self._flags = {level: [flag for flag in spec.flags if flag.level == level] for level in LEVELS}
 
+    def warm(self) -> None:
+        """Ready the sound-alike check now rather than inside the first sentence checked."""
+        self._alike.warm()
+
     def detect(self, text: str, levels: Sequence[str] = (URGENT,)) -> RedFlag | None:
         """The first red flag ``text`` describes at one of ``levels``, or None.
 
@@ -279,6 +283,11 @@ def default_detector() -> RedFlagDetector:
         raise RuntimeError("the red-flag file has problems; red flags cannot be checked:\n"
                            + "\n".join(map(str, loaded.problems)))
     return loaded.detector
+
+
+def warm() -> None:
+    """Load the shipped detector and its sound-alike index (about 1 s), e.g. while a session starts."""
+    default_detector().warm()
 
 
 def detect(text: str, levels: Sequence[str] = (URGENT,)) -> RedFlag | None:

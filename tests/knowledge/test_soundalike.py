@@ -25,6 +25,29 @@ def test_short_words_the_tables_own_words_and_its_ignore_words_are_never_replace
     assert list(alike.variants("drying")) == []  # a word or two is a command, not a sentence
 
 
+def test_warmed_in_the_background_while_sentences_already_need_it_every_caller_gets_the_one_index():
+    import threading
+    import time
+
+    class Counting(dict):
+        reads = 0
+
+        def values(self):  # slow, as the real dictionary is: without the lock, every caller would build
+            Counting.reads += 1
+            time.sleep(0.05)
+            return super().values()
+
+    alike = SoundAlike(["trying", "fall", "sleep"], keep=["asleep"], dictionary=Counting(FAKE))
+    heard: list[list[str]] = []
+    threads = [threading.Thread(target=alike.warm)] + [
+        threading.Thread(target=lambda: heard.append(alike.sounds_like("drying"))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert heard == [["trying"]] * 4 and Counting.reads == 1  # built once, by whichever came first
+
+
 def test_without_a_dictionary_there_are_no_variants():
     assert list(SoundAlike(["trying"], dictionary={}).variants("lost weight without drying")) == []
 
