@@ -66,6 +66,7 @@ class Judge:
         was understood: a command ("stop"), "yes"/"no", "number:3", "place:thigh",
         "red-flag:<id>", "symptom:<id>", "question" or "start:<routine>".
         """
+        recognition = self.interpreter.with_guess(Heard(0.0, "", "voice", recognition), STATES[state]).recognition
         text = recognition.text
         row: dict[str, Any] = {"transcript": text, "command": None, "decision": "ignore", "reason": "",
                                "confidence": round(recognition.confidence, 4), "decode_ms": recognition.decode_ms,

@@ -144,15 +144,20 @@ class Runner:
             if self._answer_question(heard, at):
                 return
         speaking, spoken = self._spoken_over(heard)
+        said = heard
+        if not speaking and self._unsure is None:  # (while a read-back waits, a yes or no is wanted)
+            heard = self.interpreter.with_guess(heard, self.session.awaiting)
         meaning = self.interpreter.interpret(heard, at, self.session.awaiting, speaking, spoken, self.question())
         event, command, how = meaning.event, meaning.command, meaning.how
         if speaking and isinstance(event, AnswerEvent):
             for output in self.outputs:
                 output.interrupt()  # answered while still asking: the rest of the question goes unsaid
-        if self._listened(heard, speaking) and not isinstance(event, (AnswerEvent, NumberEvent, PlaceEvent)):
-            if self._red_flag(heard, at):
+        # A guessed answer is not what the person's words said: those are still checked for safety.
+        answered = isinstance(event, (AnswerEvent, NumberEvent, PlaceEvent)) and heard is said
+        if self._listened(said, speaking) and not answered:
+            if self._red_flag(said, at):
                 return
-            if command != Command.STOP.value and self._symptom(heard, at):
+            if command != Command.STOP.value and self._symptom(said, at):
                 return  # "stop" still wins: a stop phrase is never turned into a symptom question
             if how == "question":  # a spoken question mid-session (a sentence Whisper heard): answer it
                 self._emit_record(self._heard_record(heard, at, None, "question"))

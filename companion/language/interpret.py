@@ -10,7 +10,7 @@ While a pain score or place is asked, a place word is where it hurts, not a comm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from companion.engine.events import (AnswerEvent, Command, CommandEvent, Event, NumberEvent, PlaceEvent,
                                      Unrecognised)
@@ -27,6 +27,10 @@ class Meaning:
     event: Event | None
     command: str | None
     how: str
+
+
+# The answers that are read back when unsure ("I heard: thigh. Is that right?"), so a guess may be asked about.
+READ_BACK = frozenset({"number", "place", "arm-place"})
 
 
 class Interpreter:
@@ -57,6 +61,40 @@ class Interpreter:
         if answer is not None:
             return Meaning(AnswerEvent(at, answer, heard.text), None, "answer")
         return Meaning(Unrecognised(at, heard.text), None, "not a command")
+
+    def with_guess(self, heard: Heard, awaiting: str | None) -> Heard:
+        """An utterance that gave no answer, taken as its recogniser's best guess (``details["guess"]``)
+        where that guess answers what the session waits for and the answer is read back when unsure.
+
+        A person asked where it hurts who says "thigh" hears "I heard: thigh. Is that right?" rather
+        than silence; a wrong guess costs one "no". A yes or no, a command or a stop is never guessed.
+        "No answer" is nothing heard, or a word or two transcribed that answer nothing here ("my eye"
+        for espeak-ng's "my thigh"); the caller still checks that transcript for red flags and symptoms."""
+        recognition = heard.recognition
+        if recognition is None or awaiting not in READ_BACK or not recognition.details.get("guess"):
+            return heard
+        if recognition.text and not (recognition.details.get("free_form") and self._no_answer(recognition.text,
+                                                                                                 awaiting)):
+            return heard
+        guess = str(recognition.details.get("guess") or "")
+        answers = self.vocabulary.number(guess) is not None if awaiting == "number" else bool(
+            guess and self._place(guess, awaiting))
+        if not answers:
+            return heard
+        match = self.vocabulary.match(guess)
+        if match is not None and match.command is Command.STOP:
+            return heard
+        decided = recognition.details.get("decided_by", "")
+        taken = replace(recognition, text=guess, confidence=self.understanding.policy.ask,
+                        details={**recognition.details, "free_form": False,
+                                 "decided_by": f"{decided}; its best guess, read back"})
+        return replace(heard, text=guess, recognition=taken)
+
+    def _no_answer(self, text: str, awaiting: str) -> bool:
+        """``text`` (a transcript) neither answers what is awaited nor says a command."""
+        vocabulary = self.vocabulary
+        answer = vocabulary.sentence_number(text) if awaiting == "number" else self._place(text, awaiting)
+        return answer is None and vocabulary.sentence_command(text) is None
 
     def _spoken(self, heard: Heard, at: float, awaiting: str | None, speaking: bool, speaking_text: str,
                 question: str) -> Meaning:

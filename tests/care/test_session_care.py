@@ -167,3 +167,52 @@ def test_a_pain_stop_in_a_mckenzie_exercise_goes_back_to_the_gentlest(library):
     started = [r["routine_id"] for r in out.records if r.get("kind") == "exercise_started"]
     assert started == ["mckenzie-3-prone-press-up", "mckenzie-1-prone-lying"]
     assert out.records[-1]["text"] == "completed"
+
+
+def test_a_place_only_guessed_at_is_read_back_and_taken_on_a_yes(library):
+    """Whisper writes espeak-ng's "thigh" as "bye": nothing is heard, but its best guess is asked about."""
+    from companion.speech.ports import Recognition
+
+    runner, out = care_session(library, "knees-to-chest", screen=False)
+    session = runner.session
+    runner.advance_to(0.0)
+    for _ in range(20):
+        if session.awaiting == "place":
+            break
+        if session.awaiting == "number":
+            runner.hear(Heard(session.now + 1, "three", "keyboard"))
+        else:
+            runner.advance_to(session.next_deadline())
+    assert session.awaiting == "place"
+    rejected = Recognition("", 0.0, "fused", details={"decided_by": "whisper rejects", "guess": "thigh"})
+    runner.hear(Heard(session.now + 1, "", "voice", rejected))
+    said = [r["text"] for r in out.records if r["kind"] == "say"]
+    assert said[-1] == runner.phrases.check_heard.format(value=runner.vocabulary.place_name("thigh"))
+    assert session.awaiting == "place"  # held until the read-back is answered
+    runner.hear(Heard(session.now + 2, "yes", "voice", Recognition("yes", 0.95, "fused")))
+    answers = [r.get("answer") for r in out.records if r["kind"] == "heard"]
+    assert answers[-1] == "yes" and session.awaiting != "place"
+    guessed = next(r for r in out.records if r["kind"] == "heard" and r.get("answer") == "thigh")
+    assert guessed["heard_by"] == "whisper rejects; its best guess, read back" and guessed["confidence"] == 0.2
+
+
+def test_a_guess_never_hides_a_symptom_in_the_words_transcribed(library):
+    """A transcript that answers nothing gives way to the grammar's guess, but is still checked for safety."""
+    from companion.speech.ports import Recognition
+
+    runner, out = care_session(library, "knees-to-chest", screen=False)
+    session = runner.session
+    runner.advance_to(0.0)
+    for _ in range(20):
+        if session.awaiting == "place":
+            break
+        if session.awaiting == "number":
+            runner.hear(Heard(session.now + 1, "three", "keyboard"))
+        else:
+            runner.advance_to(session.next_deadline())
+    dizzy = Recognition("i feel dizzy", 0.8, "fused", details={"free_form": True, "guess": "thigh",
+                                                                "decided_by": "whisper transcript"})
+    runner.hear(Heard(session.now + 1, "i feel dizzy", "voice", dizzy))
+    assert not [r for r in out.records if r.get("answer") == "thigh"]
+    assert [r["finding"] for r in out.records if r["kind"] == "symptom"] == ["dizziness"]
+    assert session.finished and out.records[-1]["reason"] == "symptom"

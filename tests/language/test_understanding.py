@@ -97,6 +97,55 @@ def test_a_place_answer_for_the_neck_uses_the_arm_places():
     assert interpreter.interpret(Heard(1.0, "stop", "keyboard"), 1.0, "arm-place").command == "stop"
 
 
+def _rejected(guess: str) -> Recognition:
+    return Recognition("", 0.0, "fused", details={"decided_by": "whisper rejects", "guess": guess})
+
+
+@pytest.mark.parametrize("awaiting, guess, taken", [
+    ("place", "thigh", True), ("arm-place", "my neck", True), ("number", "three", True),
+    ("place", "three", False),  # not an answer to this question
+    ("place", "stop", False), ("number", "stop", False),  # a stop is never guessed
+    ("yesno", "yes", False),  # a yes or no is not read back, so never guessed
+    (None, "pause", False),  # nor is a command
+])
+def test_a_guess_is_taken_only_as_an_answer_that_is_read_back(awaiting, guess, taken):
+    from companion.language.heard import Heard
+    from companion.language.interpret import Interpreter
+
+    interpreter = Interpreter(load_vocabulary())
+    heard = Heard(1.0, "", "voice", _rejected(guess))
+    after = interpreter.with_guess(heard, awaiting)
+    if not taken:
+        assert after is heard
+        return
+    assert after.text == guess and after.recognition.confidence == Policy().ask
+    assert after.recognition.details["decided_by"] == "whisper rejects; its best guess, read back"
+    assert not interpreter.sure_enough(after)  # so it is read back: "I heard: thigh. Is that right?"
+    meaning = interpreter.interpret(after, 1.0, awaiting)
+    assert meaning.event is not None and meaning.how in ("place", "number")
+
+
+@pytest.mark.parametrize("transcript, taken", [("my eye", True), ("bye", True), ("my leg", False), ("stop please", False)])
+def test_a_word_or_two_transcribed_that_answer_nothing_give_way_to_the_guess(transcript, taken):
+    """espeak-ng's "my thigh" transcribed "my eye": no place, so the grammar's best guess is read back."""
+    from companion.language.heard import Heard
+    from companion.language.interpret import Interpreter
+
+    free = Recognition(transcript, 0.74, "fused", details={"free_form": True, "guess": "thigh",
+                                                            "decided_by": "whisper transcript"})
+    heard = Heard(1.0, transcript, "voice", free)
+    after = Interpreter(load_vocabulary()).with_guess(heard, "place")
+    assert (after.text, after.recognition.confidence) == (("thigh", Policy().ask) if taken else (transcript, 0.74))
+
+
+def test_a_recognition_that_heard_something_keeps_it_over_its_guess():
+    from companion.language.heard import Heard
+    from companion.language.interpret import Interpreter
+
+    heard = Heard(1.0, "my leg", "voice", Recognition("my leg", 0.5, "fused", details={"guess": "thigh"}))
+    assert Interpreter(load_vocabulary()).with_guess(heard, "place") is heard
+
+
 # -- an answer said over its own yes/no question ------------------------------------------------
 
 CONFIRM = "Did you say pause? Say yes or no."

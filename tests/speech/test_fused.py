@@ -79,6 +79,7 @@ class FakeWhisper:
     prompts: list[str] = field(default_factory=list)
     heard: list[int] = field(default_factory=list)  # bytes of audio each call was given
     ranking: list | None = None  # score()'s answer as given, e.g. ending with unfinished upper bounds
+    bounds: dict[str, float] = field(default_factory=dict)  # phrases left unscored unless asked for exactly
 
     def prepare(self, pcm):
         self.calls.append("prepare")
@@ -96,8 +97,9 @@ class FakeWhisper:
         self.scored.append(list(phrases))
         if self.ranking is not None:
             return list(self.ranking)
-        ranked = sorted(((p, self.scores.get(p, -30.0)) for p in phrases), key=lambda x: -x[1])
-        return ranked
+        left = [(p, self.bounds[p]) for p in phrases if p in self.bounds and p not in exact]
+        done = [p for p in phrases if p not in dict(left)]
+        return sorted(((p, self.scores.get(p, -30.0)) for p in done), key=lambda x: -x[1]) + left
 
 
 COMMANDS = ["stop", "stop now", "pause", "go", "go back", "next", "up", "down", "how long is left", "resume"]
@@ -282,6 +284,53 @@ def test_no_question_where_whisper_leans_without_a_margin_or_the_keyword_model_o
     assert result.text == "", result.details
 
 
+PLACES = ["thigh", "my thigh", "leg", "my leg", "calf", "back", "my back", "my foot", "stop", "resume"]
+
+
+def test_a_word_or_two_transcribed_keeps_the_grammars_guess_beside_it():
+    """espeak-ng's "my thigh", long enough to be transcribed: "my eye", no phrase; scored, a guess."""
+    whisper = FakeWhisper(transcript="My eye.", scores={"my thigh": -9.6, "my foot": -13.2})
+    result = hear(FakeGrammar("my thigh", 0.3, PLACES), FakeSpotter(_unknown_=0.9), whisper, seconds=1.6)
+    assert result.text == "my eye" and result.details["free_form"] is True
+    assert result.details["guess"] == "my thigh"
+
+
+def test_a_rival_whisper_did_not_finish_scoring_counts_at_its_bound_so_no_guess():
+    """Scoring every rival exactly (so that "my thigh", -9.6, could lead "my back", bound -1.2) was tried:
+    on speech-real and speech-dev it drew 32 more replies to other words and found 4 more answers."""
+    whisper = FakeWhisper(scores={"my thigh": -9.6, "my foot": -13.2, "my back": -12.0}, bounds={"my back": -1.2})
+    result = hear(FakeGrammar("my thigh", 0.83, PLACES), FakeSpotter(_unknown_=0.67, right=0.33), whisper)
+    assert result.text == "" and "guess" not in result.details and whisper.calls == ["score"]
+
+
+@pytest.mark.parametrize("case", ["far below the floor", "keyword model heard another word"])
+def test_a_rejected_phrase_whisper_ranks_well_ahead_is_kept_as_a_guess(case):
+    """espeak-ng's "thigh" is "bye" to Whisper (-10.3, 2+ ahead of the rest); flite's "leg" is "left" to the
+    keyword model. Nothing is heard, but the guess is kept for a state that reads its answers back."""
+    if case == "far below the floor":
+        heard, spotter, whisper = "thigh", FakeSpotter(_unknown_=0.94), FakeWhisper(scores={"thigh": -10.3, "calf": -13.0})
+    else:
+        heard, spotter, whisper = "leg", FakeSpotter(left=0.7, _unknown_=0.3), FakeWhisper(scores={"leg": -4.3, "back": -6.8})
+    result = hear(FakeGrammar(heard, 0.7, PLACES), spotter, whisper)
+    assert result.text == "" and result.details["guess"] == heard, result.details
+
+
+@pytest.mark.parametrize("case", ["close second", "unfinished phrase ranks higher", "below the guess floor",
+                                  "whisper prefers another phrase", "the keyword model is sure of another word"])
+def test_no_guess_without_a_clear_lead(case):
+    whisper = {"close second": FakeWhisper(scores={"thigh": -10.3, "calf": -11.5}),
+               "unfinished phrase ranks higher": FakeWhisper(ranking=[("thigh", -10.3), ("calf", -13.0),
+                                                                      ("my leg", -7.0)]),
+               "below the guess floor": FakeWhisper(scores={"thigh": -12.5, "calf": -16.0}),
+               "whisper prefers another phrase": FakeWhisper(scores={"calf": -10.3, "thigh": -13.0}),
+               "the keyword model is sure of another word": FakeWhisper(scores={"thigh": -10.3, "calf": -13.0})}[case]
+    # a real "left", made "thigh" by PocketSphinx, which the keyword model is sure of (speech-real: "on" -> "one")
+    spotter = FakeSpotter(left=0.95, _unknown_=0.05) if case == "the keyword model is sure of another word" else \
+        FakeSpotter(_unknown_=0.94)
+    result = hear(FakeGrammar("thigh", 0.7, PLACES), spotter, whisper)
+    assert result.text == "" and "guess" not in result.details, result.details
+
+
 def test_without_whisper_an_unsure_phrase_stays_unsure_so_it_is_asked_about():
     result = hear(FakeGrammar("next", 0.5, COMMANDS), FakeSpotter(_unknown_=0.9), None)
     assert result.text == "next" and result.confidence == 0.5
@@ -362,7 +411,7 @@ def test_a_sure_whisper_overrules_the_keyword_models_veto_and_an_unsure_one_does
     vetoed = FakeGrammar("yes", 0.46, ANSWERS), FakeSpotter(_unknown_=0.98, down=0.02)
     sure = hear_answer(*vetoed, FakeWhisper(scores={"yes": -1.0, "no": -9.0}))
     assert sure.text == "yes" and sure.confidence >= FusionPolicy().unsure_high
-    unsure = hear_answer(*vetoed, FakeWhisper(scores={"yes": -3.9, "no": -9.0}))
+    unsure = hear_answer(*vetoed, FakeWhisper(scores={"yes": -4.3, "no": -9.0}))
     assert unsure.text == "" and "another word" in unsure.details["decided_by"]
 
 
@@ -513,3 +562,32 @@ def test_a_decision_without_whisper_does_not_wait_for_an_encoding_started_at_the
     waited = time.monotonic() - began
     release.set()
     assert result.text == "go" and whisper.calls == ["prepare"] and waited < 2.5
+
+
+@pytest.mark.parametrize("heard, confidence, ranking", [
+    ("no", 0.52, [("no", -2.12), ("no no", -4.88), ("nope", -7.0)]),  # speech-real no/63f7a489_nohash_4
+    ("yes", 0.46, [("yes", -3.82), ("go", -8.44), ("no", -9.2)]),  # speech-real yes/b7e9f841_nohash_0
+])
+def test_pocketsphinx_and_whisper_agreeing_overrule_the_keyword_models_unknown(heard, confidence, ranking):
+    """Real yes and no the keyword model missed: two of three models name it, clearly ahead of the rest."""
+    result = hear_answer(FakeGrammar(heard, confidence, ANSWERS), FakeSpotter(_unknown_=0.95, go=0.03), FakeWhisper(ranking=ranking))
+    assert result.text == heard and result.details["decided_by"] == "whisper confirms", result.details
+    assert Policy().answer <= result.confidence < Policy().act
+
+
+@pytest.mark.parametrize("case", ["the keyword model named another word", "too low", "no margin", "another meaning",
+                                  "another phrase"])
+def test_no_overruling_without_both_models_clearly_agreeing(case):
+    spotter, heard, ranking = FakeSpotter(_unknown_=0.95, go=0.03), "no", [("no", -2.12), ("nope", -7.0)]
+    if case == "the keyword model named another word":  # a real "down" heard as "no"
+        spotter = FakeSpotter(down=0.985, _unknown_=0.01)
+    elif case == "too low":
+        ranking = [("no", -4.3), ("nope", -9.0)]
+    elif case == "no margin":
+        ranking = [("no", -2.12), ("nope", -3.5)]
+    elif case == "another meaning":
+        heard = "yes"
+    elif case == "another phrase":  # meaning the same is not enough: a real "nine" was "no no" and "no"
+        heard = "nope"
+    result = hear_answer(FakeGrammar(heard, 0.52, ANSWERS), spotter, FakeWhisper(ranking=ranking))
+    assert result.text == "", result.details

@@ -182,10 +182,12 @@ def test_screening_and_pain_check_ins_answered_by_voice(library, tts, ears):
     runner, out = care_session(library, "knees-to-chest")
     session = runner.session
     replies = {"screen": ["no", "no thanks", "nope"], "pain-score": ["three", "three"],
-               # "back" itself is poorly recognised by the embedded model (heard as "stop" or
-               # "my bottom"; see bench/README.md), so this user's pain is in the thigh.
-               "pain-place": ["thigh", "my thigh", "upper leg"]}
-    meant = {"pain-score": 3, "pain-place": ears[0].place("thigh")}  # what a read-back must say to get a yes
+               # This user's pain is in the buttock. espeak-ng's "back" is heard as "stop", and its
+               # "thigh" as "bye" and "my thigh" as "my eye" by Whisper, only just at the level where
+               # it is asked about, so whether it was heard moved with the tests run before
+               # (bench/README.md, session 10); both were flaky here, as for a real user.
+               "pain-place": ["my bottom", "bottom", "my leg"]}
+    meant = {"pain-score": 3, "pain-place": ears[0].place("my bottom")}  # what a read-back must say to get a yes
     runner.advance_to(0.0)
     guard = 0
     while not session.finished and guard < 200:
@@ -214,6 +216,6 @@ def test_screening_and_pain_check_ins_answered_by_voice(library, tts, ears):
             break
         runner.advance_to(deadline)
     pains = [(r["when"], r["score"], r["place"]) for r in out.records if r.get("kind") == "pain"]
-    assert pains == [("before", 3, "thigh"), ("after", 3, "thigh")]
+    assert pains == [("before", 3, "buttock"), ("after", 3, "buttock")]
     assert sum(1 for r in out.records if r.get("kind") == "answered") == 6
     assert out.records[-1]["text"] == "completed"

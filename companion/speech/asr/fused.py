@@ -78,6 +78,8 @@ class FusionPolicy:
     whisper_agree: float = -4.0  # ... and Whisper scores it at least this (per word, as the floor), is agreed on
     whisper_lean_floor: float = -9.0  # below the floor but at least this (as the floor), Whisper's best ...
     whisper_lean_margin: float = 2.0  # ... this far ahead of the next phrase, and PocketSphinx's, is asked about
+    whisper_guess_floor: float = -12.0  # a rejected phrase of PocketSphinx's that Whisper ranks first by the lean
+    # margin, scoring at least this (as the floor), is kept as the utterance's best guess (Recognition.details)
     maybe_stop: float = 0.4  # the keyword model's top word is stop at this or more: a possible stop (see _maybe_stop)
     maybe_stop_with_grammar: float = 0.1  # ... or PocketSphinx heard a stop phrase and the keyword model gives stop this
 
@@ -340,26 +342,29 @@ class FusedRecognizer(Recognizer):
         ranked = self.whisper.score(pcm, self._shortlist(candidates, str(evidence.get("transcript", ""))), top=5,
                                     exact=[c for c in candidates if c])
         best, logp = ranked[0] if ranked else ("", -99.0)
-        evidence["whisper"] = {"scores": [[p, round(s, 3)] for p, s in ranked[:3]],
-                               "ms": round((time.perf_counter() - began) * 1000, 1)}
         # The floor was measured on one-word clips; a longer phrase has more tokens to pay for.
         policy = self.policy
+        evidence["whisper"] = {"scores": [[p, round(s, 3)] for p, s in ranked[:3]],
+                               "ms": round((time.perf_counter() - began) * 1000, 1)}
         scored, middle = dict(ranked), policy.middle
         if logp < policy.for_phrase(policy.whisper_floor, best):
             if not strict and self._leans(best, ranked, candidates, scores):
                 # The lowest confidence still asked about: a state-changing command is confirmed first,
                 # and a yes or no is not taken ("up" heard as "yep" must not answer "Do you want to end?").
                 return self._result(best, policy.unsure_low, "whisper leans to pocketsphinx's phrase", evidence)
-            return self._result("", 0.0, "whisper rejects", evidence)
+            return self._rejected("whisper rejects", ranked, candidates, evidence, scores)
         sure = logp >= policy.for_phrase(policy.whisper_sure, best)
         # Whisper's best is a word the keyword model also gives weight to: two models agree.
         agreed = scores is not None and logp >= policy.for_phrase(policy.whisper_agree, best) and \
             keyword_weight(best, scores, self.hints) >= policy.whisper_with_keywords
         # Whisper's best is trusted when it is sure of it, the keyword model agrees, or it means stop
-        # (asking about a stop pauses first, so a doubtful one costs little).
-        trusted = sure or agreed or best in self.hints.stop_phrases
+        # (asking about a stop pauses first, so a doubtful one costs little), or PocketSphinx named it
+        # too and the keyword model only said "none of my words" (two of three models agree).
+        trusted = sure or agreed or best in self.hints.stop_phrases or \
+            self._seconded(best, logp, ranked, candidates, scores)
         if strict and not trusted:
-            return self._result("", 0.0, "whisper unsure where the keyword model heard another word", evidence)
+            return self._rejected("whisper unsure where the keyword model heard another word", ranked, candidates,
+                                  evidence, scores)
         meaning = self.hints.meaning
         for candidate in candidates:
             # Confirmed by a near score, or by a trusted best meaning the same ("no" for "nope").
@@ -372,6 +377,41 @@ class FusedRecognizer(Recognizer):
         if sure:  # a phrase neither small model named: worth a question, never an action
             return self._result(best, middle, "whisper prefers", evidence)
         return self._result("", 0.0, "whisper prefers another phrase, unsurely", evidence)
+
+    def _seconded(self, best: str, logp: float, ranked: list[tuple[str, float]], candidates: list[str],
+                  scores: Any) -> bool:
+        """Whisper's best is the phrase PocketSphinx heard, scores as well as an agreement needs, and is
+        the lean margin ahead of every other phrase, where the keyword model's objection was only "unknown".
+
+        The keyword model misses 7-15% of real yes, no and go (MODEL.md); its "unknown" then vetoes
+        PocketSphinx's right word, and Whisper, scoring it -2.1 to -3.9 and far ahead of the rest,
+        was not sure enough to overrule it alone. A word it did name ("down" for "no") still vetoes, and
+        so does a phrase that only means the same: a spoken "nine" was "no no" to PocketSphinx and "no"
+        to Whisper (-4.0)."""
+        policy = self.policy
+        if scores is None or scores.top != UNKNOWN or not candidates or candidates[0] != best:
+            return False
+        return logp >= policy.for_phrase(policy.whisper_agree, best) and lead(ranked) >= policy.whisper_lean_margin
+
+    def _rejected(self, decided: str, ranked: list[tuple[str, float]], candidates: list[str],
+                  evidence: dict[str, Any], scores: Any = None) -> Recognition:
+        """Nothing heard surely enough to reply to, with the best guess kept when there is one.
+
+        The guess is a candidate (PocketSphinx's phrase, or the keyword model's word) that Whisper
+        ranks first, the lean margin ahead of every other phrase, scoring at least the guess floor. It is
+        evidence, not a result: only a dialogue state that reads every unsure answer back (a pain
+        score, where it hurts) may ask about it. Whisper tiny.en writes espeak-ng's "thigh" as
+        "bye" and flite's "leg" scores -4.3 where the keyword model heard "left": both were
+        dropped, so a person asked where it hurts was not heard at all. No guess where the keyword
+        model is sure of another of its words: a real "on" is not guessed to be the score "one"."""
+        policy = self.policy
+        named = scores is not None and self.spotter is not None and scores.top in self.spotter.WORDS and \
+            scores.top_prob >= policy.keyword_sure
+        if ranked and ranked[0][0] in candidates and not (named and scores.top != ranked[0][0]):
+            best, logp = ranked[0]
+            if logp >= policy.for_phrase(policy.whisper_guess_floor, best) and lead(ranked) >= policy.whisper_lean_margin:
+                evidence = {**evidence, "guess": best}
+        return self._result("", 0.0, decided, evidence)
 
     def _leans(self, best: str, ranked: list[tuple[str, float]], candidates: list[str], scores: Any) -> bool:
         """Whisper's best phrase is PocketSphinx's, well ahead of every other, though below the floor,
@@ -389,11 +429,7 @@ class FusedRecognizer(Recognizer):
         if best not in candidates or best in set(self.spotter.WORDS) or not ranked:
             return False
         logp = ranked[0][1]
-        # The rest may end with phrases Whisper did not finish scoring, listed with an upper bound
-        # (WhisperTranscriber.score): the best of them all is the margin to beat, conservatively.
-        runner_up = max((score for _, score in ranked[1:]), default=-math.inf)
-        return logp >= policy.for_phrase(policy.whisper_lean_floor, best) and \
-            logp - runner_up >= policy.whisper_lean_margin
+        return logp >= policy.for_phrase(policy.whisper_lean_floor, best) and lead(ranked) >= policy.whisper_lean_margin
 
     def _shortlist(self, candidates: list[str], transcript: str) -> list[str]:
         """The phrases worth scoring: all of a small grammar; of a large one (the home menu's names
@@ -442,6 +478,8 @@ class FusedRecognizer(Recognizer):
             settled = self._settle(pcm, [heard] if heard else [], {**evidence, "transcript": said.text})
             if settled.text and (len(text.split()) <= 2 or settled.text == heard):
                 return settled
+            if settled.details.get("guess"):  # kept beside the transcript, for a state that reads answers back
+                evidence = {**evidence, "guess": settled.details["guess"], "whisper_scores": settled.details["whisper"]}
             if nearly(heard, text, letters=False):
                 # Whisper wrote nearly PocketSphinx's words: that phrase, as surely as PocketSphinx heard
                 # it. Near in letters only ("new pain" for "no pain"), only Whisper's scores above make it
@@ -453,6 +491,16 @@ class FusedRecognizer(Recognizer):
 
     def _result(self, text: str, confidence: float, decided: str, evidence: dict[str, Any]) -> Recognition:
         return Recognition(text, round(confidence, 4), self.name, details={**evidence, "decided_by": decided})
+
+
+def lead(ranked: list[tuple[str, float]]) -> float:
+    """How far Whisper's best phrase is ahead of every other it was given.
+
+    The rest may end with phrases Whisper did not finish scoring, listed with an upper bound
+    (WhisperTranscriber.score): the best of them all is the one to beat, conservatively."""
+    if not ranked:
+        return -math.inf
+    return ranked[0][1] - max((score for _, score in ranked[1:]), default=-math.inf)
 
 
 def _prepare(whisper: Any, pcm: bytes) -> None:
