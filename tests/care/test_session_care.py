@@ -169,10 +169,8 @@ def test_a_pain_stop_in_a_mckenzie_exercise_goes_back_to_the_gentlest(library):
     assert out.records[-1]["text"] == "completed"
 
 
-def test_a_place_only_guessed_at_is_read_back_and_taken_on_a_yes(library):
-    """Whisper writes espeak-ng's "thigh" as "bye": nothing is heard, but its best guess is asked about."""
-    from companion.speech.ports import Recognition
-
+def at_the_place_question(library):
+    """A care session played on (a typed score of 3) until it asks where the pain is."""
     runner, out = care_session(library, "knees-to-chest", screen=False)
     session = runner.session
     runner.advance_to(0.0)
@@ -183,6 +181,15 @@ def test_a_place_only_guessed_at_is_read_back_and_taken_on_a_yes(library):
             runner.hear(Heard(session.now + 1, "three", "keyboard"))
         else:
             runner.advance_to(session.next_deadline())
+    return runner, out
+
+
+def test_a_place_only_guessed_at_is_read_back_and_taken_on_a_yes(library):
+    """Whisper writes espeak-ng's "thigh" as "bye": nothing is heard, but its best guess is asked about."""
+    from companion.speech.ports import Recognition
+
+    runner, out = at_the_place_question(library)
+    session = runner.session
     assert session.awaiting == "place"
     rejected = Recognition("", 0.0, "fused", details={"decided_by": "whisper rejects", "guess": "thigh"})
     runner.hear(Heard(session.now + 1, "", "voice", rejected))
@@ -200,16 +207,8 @@ def test_a_guess_never_hides_a_symptom_in_the_words_transcribed(library):
     """A transcript that answers nothing gives way to the grammar's guess, but is still checked for safety."""
     from companion.speech.ports import Recognition
 
-    runner, out = care_session(library, "knees-to-chest", screen=False)
+    runner, out = at_the_place_question(library)
     session = runner.session
-    runner.advance_to(0.0)
-    for _ in range(20):
-        if session.awaiting == "place":
-            break
-        if session.awaiting == "number":
-            runner.hear(Heard(session.now + 1, "three", "keyboard"))
-        else:
-            runner.advance_to(session.next_deadline())
     dizzy = Recognition("i feel dizzy", 0.8, "fused", details={"free_form": True, "guess": "thigh",
                                                                 "decided_by": "whisper transcript"})
     runner.hear(Heard(session.now + 1, "i feel dizzy", "voice", dizzy))
