@@ -76,9 +76,8 @@ class Interpreter:
         if recognition.text and not (recognition.details.get("free_form") and self._no_answer(recognition.text,
                                                                                                  awaiting)):
             return heard
-        guess = str(recognition.details.get("guess") or "")
-        answers = self.vocabulary.number(guess) is not None if awaiting == "number" else bool(
-            guess and self._place(guess, awaiting))
+        guess = str(recognition.details["guess"])
+        answers = self.vocabulary.number(guess) is not None if awaiting == "number" else self._place(guess, awaiting)
         if not answers:
             return heard
         match = self.vocabulary.match(guess)

@@ -30,8 +30,9 @@ class Recognition:
     confidence: float  # 0..1, engine-specific but monotonic: higher is surer
     engine: str = ""
     decode_ms: float = 0.0  # from the end of the audio to this result
-    # Each model's evidence, for logs and ``listen --json``. With text "", ``details["guess"]`` may name
-    # the phrase the models leaned to: a dialogue state that reads its answers back may ask about it.
+    # Each model's evidence, for logs and ``listen --json``. ``details["guess"]`` may name the phrase the
+    # models leaned to where nothing was heard ("") or a word or two transcribed matched no phrase: a
+    # dialogue state that reads its answers back may ask about it.
     details: dict = field(default_factory=dict, compare=False)
 
 
