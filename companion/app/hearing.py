@@ -66,7 +66,8 @@ class Judge:
         was understood: a command ("stop"), "yes"/"no", "number:3", "place:thigh",
         "red-flag:<id>", "symptom:<id>", "question" or "start:<routine>".
         """
-        recognition = self.interpreter.with_guess(Heard(0.0, "", "voice", recognition), STATES[state]).recognition
+        said = recognition
+        recognition = self.interpreter.with_guess(Heard(0.0, "", "voice", said), STATES[state]).recognition
         text = recognition.text
         row: dict[str, Any] = {"transcript": text, "command": None, "decision": "ignore", "reason": "",
                                "confidence": round(recognition.confidence, 4), "decode_ms": recognition.decode_ms,
@@ -80,12 +81,14 @@ class Judge:
         meaning = None
         if state not in ("free", "menu"):
             meaning = self.interpreter.interpret(heard, 0.0, awaiting)
-        is_answer = meaning is not None and isinstance(meaning.event, (AnswerEvent, NumberEvent, PlaceEvent))
-        if recognition.confidence >= policy.ask and not is_answer:
-            if (flag := detect(text)) is not None:
+        # As the runner does: a guessed answer is not what the words said, and those are checked first.
+        is_answer = meaning is not None and isinstance(meaning.event, (AnswerEvent, NumberEvent, PlaceEvent)) \
+            and recognition is said
+        if said.confidence >= policy.ask and not is_answer:
+            if (flag := detect(said.text)) is not None:
                 return {**row, "command": f"red-flag:{flag.id}", "decision": "act", "reason": "red flag"}
             stop = meaning is not None and meaning.command == "stop"
-            if not stop and (symptom := detect_symptom(text)) is not None:
+            if not stop and (symptom := detect_symptom(said.text)) is not None:
                 return {**row, "command": f"symptom:{symptom.id}", "decision": "act", "reason": "symptom"}
         if state == "free":
             if recognition.confidence >= policy.ask:

@@ -34,3 +34,11 @@ def test_a_guess_at_a_number_is_asked_about_where_a_score_is_awaited(judge):
 def test_a_guess_draws_no_reply_anywhere_else(judge, state, phrase):
     row = judge.judge(guessed(phrase), state)
     assert row["command"] is None and row["decision"] == "ignore"
+
+
+def test_a_transcript_that_describes_a_symptom_is_that_symptom_not_its_guess(judge):
+    """As in a session (tests/care/test_session_care.py): the words are checked before the guess is taken."""
+    dizzy = Recognition("i feel dizzy", 0.8, "fused", details={"free_form": True, "guess": "thigh",
+                                                                "decided_by": "whisper transcript"})
+    row = judge.judge(dizzy, "place")
+    assert (row["command"], row["decision"]) == ("symptom:dizziness", "act")
