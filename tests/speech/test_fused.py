@@ -240,6 +240,27 @@ def test_when_they_disagree_whisper_settles_it_before_anyone_is_asked():
     assert result.details["decided_by"] == "whisper confirms"
 
 
+def test_two_models_agreeing_firmly_act_at_once_where_either_alone_would_be_asked_about():
+    """Real stops from speech-real: PocketSphinx made "lets go" of them, the keyword model heard stop
+    (0.56-0.91) and Whisper ranked stop first (-2.2 to -3.7), far ahead of the rest. Asked about before."""
+    act = FusionPolicy().unsure_high
+    whisper = FakeWhisper(scores={"stop": -3.67, "go": -9.0, "next": -9.5})
+    firm = hear(FakeGrammar("go back", 0.08, COMMANDS), FakeSpotter(stop=0.725, off=0.12, _unknown_=0.1), whisper)
+    assert firm.text == "stop" and firm.confidence >= act and firm.details["decided_by"] == "whisper confirms"
+    # The keyword model gives the word less than even odds: asked about, as before.
+    weak = hear(FakeGrammar("go back", 0.08, COMMANDS), FakeSpotter(stop=0.45, off=0.3, _unknown_=0.25),
+                FakeWhisper(scores={"stop": -3.67, "go": -9.0}))
+    assert weak.text == "stop" and weak.confidence < act
+    # Another phrase close behind Whisper's best: asked about.
+    close = hear(FakeGrammar("go back", 0.08, COMMANDS), FakeSpotter(stop=0.725, off=0.12, _unknown_=0.1),
+                 FakeWhisper(scores={"stop": -3.67, "go": -4.5}))
+    assert close.text == "stop" and close.confidence < act
+    # Whisper below the agreement level: asked about.
+    faint = hear(FakeGrammar("go back", 0.08, COMMANDS), FakeSpotter(stop=0.725, off=0.12, _unknown_=0.1),
+                 FakeWhisper(scores={"stop": -4.5, "go": -9.0}))
+    assert faint.text == "stop" and faint.confidence < act
+
+
 def test_an_unsure_phrase_whisper_rejects_gets_no_reply():
     whisper = FakeWhisper(scores={"next": -9.5})
     result = hear(FakeGrammar("next", 0.5, COMMANDS), FakeSpotter(_unknown_=0.9), whisper)

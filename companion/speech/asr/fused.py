@@ -362,6 +362,11 @@ class FusedRecognizer(Recognizer):
         # too and the keyword model only said "none of my words" (two of three models agree).
         trusted = sure or agreed or best in self.hints.stop_phrases or \
             self._seconded(best, logp, ranked, candidates, scores)
+        # Two models agree firmly: Whisper's best, well ahead of every other phrase, is a word the keyword
+        # model gives at least even odds. Acted on as if Whisper were sure (a real "stop" that PocketSphinx
+        # made "lets go" of was only asked about, though the keyword model heard stop and Whisper agreed).
+        act = sure or (agreed and keyword_weight(best, scores, self.hints) >= policy.keyword_agree
+                       and lead(ranked) >= policy.whisper_lean_margin)
         if strict and not trusted:
             return self._rejected("whisper unsure where the keyword model heard another word", ranked, candidates,
                                   evidence, scores)
@@ -371,9 +376,10 @@ class FusedRecognizer(Recognizer):
             near = candidate in scored and logp - scored[candidate] <= policy.whisper_near
             if near or (trusted and meaning(candidate) == meaning(best)):
                 # Confirmed: acted on when Whisper is sure of it too, else asked about.
-                return self._result(candidate, SURE if sure else middle, "whisper confirms", evidence)
+                firm = sure or (act and meaning(candidate) == meaning(best))
+                return self._result(candidate, SURE if firm else middle, "whisper confirms", evidence)
         if agreed:
-            return self._result(best, SURE if sure else middle, "whisper and keywords agree", evidence)
+            return self._result(best, SURE if act else middle, "whisper and keywords agree", evidence)
         if sure:  # a phrase neither small model named: worth a question, never an action
             return self._result(best, middle, "whisper prefers", evidence)
         return self._result("", 0.0, "whisper prefers another phrase, unsurely", evidence)
