@@ -15,7 +15,8 @@ silence each side, mixed with white noise at 20 dB SNR over the speech (``--nois
 a WAV file and heard by :func:`companion.app.ask.transcribe_file`, the function
 behind ``companion ask --audio FILE``: the default recogniser (fused; free speech
 is Whisper tiny.en), built once for the whole run instead of once per file. The
-transcript is answered by the shipped knowledge base, and judged by
+transcript, with Whisper's other readings nearly as likely, is answered by the shipped
+knowledge base (``Answerer.ask_heard``, as ``companion ask --audio`` does), and judged by
 :func:`bench.evaluation.evaluate` exactly as the typed question is: an in-scope
 question must get its entry (or one it accepts) as the top answer, an off-topic
 one must be refused, a red flag must be answered as urgent. The right-answer rate
@@ -146,6 +147,7 @@ class Heard:
     answer_ms: float | None  # None: nothing was heard, so nothing was answered
     speak_ms: float | None
     speech_seconds: float
+    answered_as: str = ""  # another reading nearly as likely, answered instead of the transcript
 
 
 @contextmanager
@@ -185,15 +187,18 @@ def hear_voice(voice: str, synthesiser, questions: list[Question], answerer: Ans
             continue
         path = folder / f"{voice}-{q.id}.wav"
         write_wav(path, noisy(pcm, clip_seed(voice, q.id), snr_db, noise=noise))
-        transcript, decode_ms = spoken_app.transcribe_file(path)
+        spoken = spoken_app.transcribe_file(path)
+        transcript = spoken.text
         answer_ms = speak_ms = None
         began = time.perf_counter()
-        answer = answerer.ask(transcript)
+        # As `companion ask --audio` does: the knowledge base chooses among the readings nearly as likely.
+        reading, answer = answerer.ask_heard(spoken.readings or (transcript,))
         if transcript:  # `companion ask` answers only what it heard
             answer_ms = (time.perf_counter() - began) * 1000
             speak_ms = speak_time(speaker, TreatmentReminder(answerer.replies.treatment_reminder).text(answer))
-        out.append(Heard(q, transcript, *word_errors(q.text, transcript), judged(answerer, q, transcript),
-                         typed[q.id], describe(answer), decode_ms, answer_ms, speak_ms, len(pcm) / 2 / SAMPLE_RATE))
+        out.append(Heard(q, transcript, *word_errors(q.text, transcript), judged(answerer, q, reading),
+                         typed[q.id], describe(answer), spoken.decode_ms, answer_ms, speak_ms,
+                         len(pcm) / 2 / SAMPLE_RATE, reading if reading != transcript else ""))
     return out
 
 
@@ -207,10 +212,10 @@ def category(parts: dict[str, Metrics]) -> dict:
 def voice_report(heard: list[Heard], answerer: Answerer, typed: dict, misses: int) -> dict:
     words = sum(h.words for h in heard)
     wrong_words = sum(h.errors for h in heard)
-    parts = evaluate(answerer, [replace(h.question, text=h.transcript) for h in heard])
+    parts = evaluate(answerer, [replace(h.question, text=h.answered_as or h.transcript) for h in heard])
     result = {"questions": len(heard), "wer": round(wrong_words / max(1, words), 4), "words": words,
               "exact": sum(h.errors == 0 for h in heard), "empty": sum(not h.transcript for h in heard),
-              **category(parts)}
+              "answered_as_another_reading": sum(bool(h.answered_as) for h in heard), **category(parts)}
     result["ratio_to_typed"] = round(result["right_rate"] / typed["right_rate"], 4) if typed["right_rate"] else None
     for part in ("top1", "off_topic_rejected", "red_flag_recall"):
         t = typed["quality"]["all"][part]
@@ -237,7 +242,8 @@ def voice_report(heard: list[Heard], answerer: Answerer, typed: dict, misses: in
 
 def miss(h: Heard) -> dict:
     return {"id": h.question.id, "said": h.question.text, "heard": h.transcript, "expected": h.question.expect,
-            "got": h.got, "wer": round(h.errors / max(1, h.words), 2)}
+            "got": h.got, "wer": round(h.errors / max(1, h.words), 2),
+            **({"answered_as": h.answered_as} if h.answered_as else {})}
 
 
 def run(args: argparse.Namespace, voices: dict[str, object]) -> dict:
@@ -329,14 +335,17 @@ def render(report: dict, markdown: bool) -> str:
         if "speak_ms" in r:
             parts.append(f"answer synthesis {r['speak_ms']['p50_ms']:.0f}/{r['speak_ms']['p95_ms']:.0f}")
         lines.append(f"\n{voice}: ms p50/p95: {', '.join(parts)}, + {report['hangover_s']:.1f} s hangover; "
-                     f"{r['empty']} empty transcripts; load average {r['load_average'][0]:.1f} at its start, "
+                     f"{r['empty']} empty transcripts, {r['answered_as_another_reading']} answered as another "
+                     f"reading; load average {r['load_average'][0]:.1f} at its start, "
                      f"{r['load_average'][1]:.1f} at its end")
         for title, key in (("right typed, wrong spoken", "lost"), ("wrong typed, right spoken", "won"),
                            ("worst transcripts", "worst_transcripts")):
             if r[key]:
                 lines.append(f"  {title}:")
                 lines += [f"    {m['id']} ({m['expected']} -> {m['got']}, WER {m['wer']:.0%})\n"
-                          f"        said:  {m['said']!r}\n        heard: {m['heard']!r}" for m in r[key]]
+                          f"        said:  {m['said']!r}\n        heard: {m['heard']!r}"
+                          + (f"\n        taken as: {m['answered_as']!r}" if m.get("answered_as") else "")
+                          for m in r[key]]
     return "\n".join(lines)
 
 

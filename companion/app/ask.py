@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from companion.app import devices
@@ -10,11 +11,25 @@ from companion.language.vocabulary import load_vocabulary
 from companion.speech.audio.microphone import MicrophoneUnavailable
 from companion.speech.audio.segmenter import Segmenter
 from companion.speech.audio.wav import load_wav_16k
-from companion.speech.ports import Recognizer, RecognizerUnavailable, decode
+from companion.speech.ports import Recognition, Recognizer, RecognizerUnavailable, decode
 
 
 class HeardNothing(Exception):
     """A recording could not be read or held no words; the message says which, for people."""
+
+
+@dataclass(frozen=True)
+class SpokenQuestion:
+    """A question heard aloud: the transcript, and every reading of it worth answering (transcript first)."""
+
+    text: str
+    readings: tuple[str, ...] = ()
+    decode_ms: float = 0.0
+
+
+def _spoken(recognition: Recognition) -> SpokenQuestion:
+    readings = tuple(dict.fromkeys([recognition.text, *recognition.details.get("readings", ())]))
+    return SpokenQuestion(recognition.text, readings if recognition.text else (), recognition.decode_ms)
 
 
 def question_recognizer() -> Recognizer:
@@ -22,8 +37,8 @@ def question_recognizer() -> Recognizer:
     return devices.make_recognizer(["question"], hints=load_vocabulary().hints())
 
 
-def transcribe_file(path: Path) -> tuple[str, float]:
-    """The question spoken in a WAV file and the milliseconds it took to decode, heard as free speech."""
+def transcribe_file(path: Path) -> SpokenQuestion:
+    """The question spoken in a WAV file, heard as free speech, and the milliseconds it took to decode."""
     try:
         pcm = load_wav_16k(path)
     except (OSError, ValueError, EOFError) as exc:
@@ -34,18 +49,17 @@ def transcribe_file(path: Path) -> tuple[str, float]:
         raise HeardNothing(f"Cannot listen: {exc}") from None
     recognizer.set_phrases(None)
     recognizer.ready()
-    heard = decode(recognizer, pcm)
-    return heard.text, heard.decode_ms
+    return _spoken(decode(recognizer, pcm))
 
 
-def listen_for_question(seconds: float = 15.0) -> str:
-    """One spoken question from the microphone (free speech), or "" with the reason on stderr."""
+def listen_for_question(seconds: float = 15.0) -> SpokenQuestion:
+    """One spoken question from the microphone (free speech); an empty one with the reason on stderr."""
     try:
         recognizer = question_recognizer()
         microphone = devices.open_microphone()
     except (RecognizerUnavailable, MicrophoneUnavailable) as exc:
         print(f"Cannot listen: {exc}", file=sys.stderr)
-        return ""
+        return SpokenQuestion("")
     segmenter = Segmenter(recognizer, load_vocabulary().meaning)
     segmenter.use_phrases(None)  # free speech, with the longer hangover people need mid-sentence
     print("Listening: ask your question.", file=sys.stderr)
@@ -53,11 +67,11 @@ def listen_for_question(seconds: float = 15.0) -> str:
         for utterance in devices.utterances(microphone, segmenter, seconds):
             if utterance.recognition.text:
                 print(f"Heard: {utterance.recognition.text}", file=sys.stderr)
-                return utterance.recognition.text
+                return _spoken(utterance.recognition)
     finally:
         microphone.close()
     print("I did not hear a question.", file=sys.stderr)
-    return ""
+    return SpokenQuestion("")
 
 
 def speak(text: str) -> None:

@@ -234,12 +234,13 @@ class Home:
         else:
             self.say(self.phrases.home_prompt)
 
-    def _answer(self, question: str) -> None:
-        """A question asked at the menu: red flags first, then the knowledge base."""
+    def _answer(self, heard: Heard) -> None:
+        """A question asked at the menu: red flags first, then the knowledge base, which may answer
+        another reading of a spoken question nearly as likely (``Answerer.ask_heard``)."""
         answerer = default_answerer()
         if self._reminder is None:
             self._reminder = TreatmentReminder(answerer.replies.treatment_reminder)
-        answer = answerer.ask(question)
+        _, answer = answerer.ask_heard(heard.readings)
         self.say(self._reminder.text(answer))
         if answer.red_flag is not None:
             self.on_red_flag(answer.red_flag.id)
@@ -266,7 +267,7 @@ class Home:
         if self._question_open:
             self._question_open = False
             if heard.text.strip():
-                self._answer(heard.text)
+                self._answer(heard)
             return False
         # Typed words and Whisper's transcripts are words, not grammar phrases: near misses count.
         fuzzy = heard.recognition is None or bool(heard.recognition.details.get("free_form"))

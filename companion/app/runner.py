@@ -266,11 +266,20 @@ class Runner:
         if self._red_flag(heard, at) or self._symptom(heard, at):
             return True
         status = {Command.HOW_MANY_LEFT, Command.WHATS_NEXT, Command.HOW_LONG_LEFT, Command.PURPOSE}
-        self._emit_record(self._heard_record(heard, at, match.command.value if match else None, "question"))
         if match and match.command in status:
+            self._emit_record(self._heard_record(heard, at, match.command.value, "question"))
             self._emit(self.session.feed(CommandEvent(at, match.command, heard.text)))
         else:
-            answer = self._knowledge().ask(heard.text)
+            # The words as heard were checked for safety above; another reading of them may still be
+            # the one the knowledge base answers, or name a red flag.
+            reading, answer = self._knowledge().ask_heard(heard.readings)
+            chosen = replace(heard, text=reading or heard.text)
+            if answer.urgent and self._red_flag(chosen, at):
+                return True
+            record = self._heard_record(chosen, at, None, "question")
+            if chosen.text != heard.text:
+                record["transcript"] = heard.text  # what Whisper wrote first; the text is the reading answered
+            self._emit_record(record)
             self._emit(self.session.feed(Told(at, self._reminder.text(answer))))
         self._emit(self.session.feed(CommandEvent(at, Command.RESUME, "after the question")))
         return True

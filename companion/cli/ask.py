@@ -4,7 +4,8 @@ The answer is printed and, unless ``--text``, spoken (when speech cannot work
 here it says once why, and carries on in text, as sessions do); with no
 question it listens for one (:mod:`companion.app.ask`). ``--json`` prints exactly ``{"answer", "known", "urgent", "topic",
 "score", "sources"}`` on one line, so scripts and tests can rely on it; with ``--audio`` the
-question is decoded from a recording and the JSON adds ``transcript`` and ``decode_ms``.
+question is decoded from a recording and the JSON adds ``transcript`` and ``decode_ms`` (and
+``answered_as`` when another reading of the recording, nearly as likely, was the one answered).
 
 With ``--user NAME`` a red flag found in the question is kept for that person
 (:meth:`companion.care.store.Store.raise_flag`): their sessions and ``companion
@@ -55,13 +56,15 @@ def run(args: argparse.Namespace) -> int:
     if args.audio and question:
         print("Give either a typed question or --audio FILE, not both.", file=sys.stderr)
         return EXIT_USAGE
+    readings: tuple[str, ...] = ()  # a spoken question's readings, the transcript first
     if args.audio:
         try:
-            question, decode_ms = spoken.transcribe_file(Path(args.audio))
+            spoken_question = spoken.transcribe_file(Path(args.audio))
         except spoken.HeardNothing as exc:
             print(exc, file=sys.stderr)
             return EXIT_PROBLEM
-        heard = {"transcript": question, "decode_ms": round(decode_ms, 1)}
+        question, readings = spoken_question.text, spoken_question.readings
+        heard = {"transcript": question, "decode_ms": round(spoken_question.decode_ms, 1)}
         if not question:
             if args.json:
                 print(json.dumps({"answer": "", "known": False, "urgent": False, "topic": None, "score": 0.0,
@@ -71,11 +74,17 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"Heard: {question}", file=sys.stderr)
     elif not question:
-        question = spoken.listen_for_question()
+        spoken_question = spoken.listen_for_question()
+        question, readings = spoken_question.text, spoken_question.readings
     if not question:
         print(answerer.replies.listening_needs_voice, file=sys.stderr)
         return EXIT_USAGE
-    answer = answerer.ask(question)
+    reading, answer = answerer.ask_heard(readings or (question,))
+    if reading != question:  # another reading of what was said, nearly as likely, is the one answered
+        if args.audio:
+            heard["answered_as"] = reading
+        if not args.json:
+            print(f"Taken as: {reading}", file=sys.stderr)
     # One `ask` is one conversation: a treatment answer carries the reminder.
     said = TreatmentReminder(answerer.replies.treatment_reminder).text(answer)
     if args.json:

@@ -32,7 +32,8 @@ class Recognition:
     decode_ms: float = 0.0  # from the end of the audio to this result
     # Each model's evidence, for logs and ``listen --json``. ``details["guess"]`` may name the phrase the
     # models leaned to where nothing was heard ("") or a word or two transcribed matched no phrase: a
-    # dialogue state that reads its answers back may ask about it.
+    # dialogue state that reads its answers back may ask about it. ``details["readings"]``: for free
+    # speech, the text first and then other readings nearly as likely, for the layer that answers it.
     details: dict = field(default_factory=dict, compare=False)
 
 

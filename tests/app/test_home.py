@@ -130,6 +130,15 @@ def test_a_question_at_the_menu_is_answered(library):
     assert started == []
 
 
+def test_a_spoken_question_at_the_menu_is_answered_from_the_reading_the_knowledge_base_knows(library):
+    readings = ["how should we isolate with a bad back", "how should i sleep with a bad back"]
+    said, _, _ = run_home(library, [Heard(0, "I have a question", "keyboard"),
+                                    Heard(0, readings[0], "voice",
+                                          Recognition(readings[0], 0.9, "fused", details={"readings": readings})),
+                                    Heard(0, "goodbye", "keyboard")])
+    assert any("position all night" in s for s in said)  # the sleeping entry
+
+
 def test_its_own_voice_never_chooses_at_the_menu_and_stop_hushes_it(library):
     """While the menu speaks, what the microphone hears is its own voice or talk over it: no choice."""
     inbox: queue.Queue = queue.Queue()

@@ -153,7 +153,10 @@ def test_a_spoken_question_is_heard_whole_across_a_pause(monkeypatch, capsys) ->
             self.fed += len(pcm)
 
         def finish(self):
-            return Recognition("how should i lift a heavy box" if self.free else "question", 1.0, self.name)
+            if not self.free:
+                return Recognition("question", 1.0, self.name)
+            return Recognition("how should i lift a heavy box", 1.0, self.name,
+                               details={"readings": ["how should i lift a heavy box", "how should i lift a heavy fox"]})
 
     class FakeMicrophone(AudioSource):
         lost = None
@@ -168,7 +171,9 @@ def test_a_spoken_question_is_heard_whole_across_a_pause(monkeypatch, capsys) ->
     built = []
     monkeypatch.setattr(devices, "make_recognizer", lambda phrases, **kwargs: built.append(kwargs) or recorder)
     monkeypatch.setattr(devices, "open_microphone", FakeMicrophone)
-    assert listen_for_question() == "how should i lift a heavy box"
+    heard = listen_for_question()
+    assert heard.text == "how should i lift a heavy box"
+    assert heard.readings == ("how should i lift a heavy box", "how should i lift a heavy fox")
     assert recorder.free
     # Whisper is told the subject's words for a question (vocabulary.yaml's question_prompt)
     assert "sciatica" in built[0]["hints"].question_prompt
@@ -188,6 +193,21 @@ def test_a_recorded_question_is_transcribed_and_answered(tmp_path, capsys):
     record = json.loads(capsys.readouterr().out)
     assert "lift" in record["transcript"].lower() and record["decode_ms"] > 0
     assert record["known"] and "knees" in record["answer"]
+
+
+def test_a_recording_is_answered_from_the_reading_the_knowledge_base_knows(monkeypatch, tmp_path, capsys):
+    """Whisper's transcript first, and the reading answered beside it in the JSON."""
+    from companion.app import ask as spoken
+
+    heard = spoken.SpokenQuestion("how should we isolate with a bad back",
+                                  ("how should we isolate with a bad back", "how should i sleep with a bad back"), 250.0)
+    monkeypatch.setattr(spoken, "transcribe_file", lambda path: heard)
+    assert main(["ask", "--audio", str(tmp_path / "q.wav"), "--json", "--text"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["transcript"] == "how should we isolate with a bad back"
+    assert record["answered_as"] == "how should i sleep with a bad back" and record["topic"] == "sleeping"
+    assert main(["ask", "--audio", str(tmp_path / "q.wav"), "--text"]) == 0
+    assert "Taken as: how should i sleep with a bad back" in capsys.readouterr().err
 
 
 def test_a_recording_that_is_not_a_wav_is_named_without_a_traceback(tmp_path, capsys):

@@ -69,3 +69,39 @@ def test_a_red_flag_said_any_time_ends_the_session(library):
 def test_stop_still_stops_while_a_question_is_open(library):
     records = run_virtual(library, "wall-standing", [(30, "question"), (31, "stop")])
     assert records[-1]["text"] == "stopped"
+
+
+def run_heard(library, entry_id, heard):
+    """As run_virtual, with utterances as the microphone hands them on (a Recognition with its details)."""
+    from companion.app.runner import Runner
+    from companion.engine.clock import VirtualClock
+    from companion.language.heard import Heard
+    from companion.language.vocabulary import load_vocabulary
+    from companion.speech.ports import Recognition
+    from tests.conftest import Collector, make_session
+
+    collector = Collector()
+    script = [Heard(t, text, "voice", Recognition(text, 0.95, "fused", details=details)) for t, text, details in heard]
+    Runner(make_session(library, entry_id), VirtualClock(), load_vocabulary(), [collector], script=script).run()
+    return collector.records
+
+
+def test_a_spoken_question_is_answered_from_the_reading_the_knowledge_base_knows(library):
+    """Whisper at 20 dB wrote "how should we isolate with a bad back"; its next reading had "sleep"."""
+    readings = {"readings": ["how should we isolate with a bad back", "how should i sleep with a bad back"]}
+    records = run_heard(library, "wall-standing", [(20, "question", {}),
+                                                   (21, "how should we isolate with a bad back", readings)])
+    answers = [r["text"] for r in records if r["kind"] == "say" and r["say"] == "status"]
+    assert any("position all night" in a for a in answers)  # the sleeping entry
+    heard = next(r for r in records if r["kind"] == "heard" and r["source"] == "question")
+    assert heard["text"] == "how should i sleep with a bad back"
+    assert heard["transcript"] == "how should we isolate with a bad back"
+    assert records[-1]["text"] == "completed"
+
+
+def test_a_reading_of_a_spoken_question_that_names_a_red_flag_ends_the_session(library):
+    readings = {"readings": ["my back hurts and i keep leaving urine", "my back hurts and i keep leaking urine"]}
+    records = run_heard(library, "wall-standing", [(30, "question", {}),
+                                                   (32, "my back hurts and i keep leaving urine", readings)])
+    assert records[-1]["kind"] == "finished" and records[-1]["text"] == "red-flag"
+    assert any(r["kind"] == "red_flag" and r["flag_id"] == "bladder-bowel" for r in records)

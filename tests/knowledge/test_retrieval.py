@@ -21,6 +21,27 @@ def test_a_red_flag_wins_over_a_good_match(answerer) -> None:
     assert "emergency" in answer.answer
 
 
+def test_a_question_heard_several_ways_is_answered_from_the_reading_the_knowledge_base_knows(answerer) -> None:
+    """Readings of flite awb's "How should I sleep with a bad back?" at 20 dB, as Whisper ranked them."""
+    reading, answer = answerer.ask_heard(["how should we isolate with a bad back",
+                                          "how should i sleep with a bad back"])
+    assert reading == "how should i sleep with a bad back" and answer.topic == "sleeping"
+    # The likeliest reading stands when it is answered, and when no reading is.
+    assert answerer.ask_heard(["how should i lift a heavy box", "how should i sleep with a bad back"])[0] == \
+        "how should i lift a heavy box"
+    assert answerer.ask_heard(["what is the capital of france", "what is the capital of spain"]) == \
+        ("what is the capital of france", answerer.ask("what is the capital of france"))
+    assert answerer.ask_heard([])[0] == ""
+
+
+def test_a_reading_that_names_a_red_flag_wins_over_one_the_knowledge_base_answers(answerer) -> None:
+    """flite slt at 20 dB: "my back hurts and i keep leaving urine" first, "leaking" nearly as likely."""
+    reading, answer = answerer.ask_heard(["my back hurts and i keep leaving urine",
+                                          "my back hurts and i keep leaking urine"])
+    assert reading == "my back hurts and i keep leaking urine" and answer.urgent
+    assert answer.red_flag.id == "bladder-bowel"
+
+
 @pytest.mark.parametrize("question, flag", [
     ("Trouble passing water since my back went", "bladder-bowel"),
     ("Back hurts and I feel hot and shivery", "fever"),

@@ -277,6 +277,14 @@ def test_a_prompt_steers_the_words_but_is_never_written_out(transcriber):
     assert whisper.normalise(said.text) == "stop"
 
 
+def test_the_beams_other_readings_come_only_when_asked_for(transcriber):
+    clip = _clip("stop")
+    assert transcriber.transcribe(clip).alternatives == ()
+    said = transcriber.transcribe(clip, prompt="Back pain.", readings=5)
+    assert whisper.normalise(said.text) == "stop" and 1 <= len(said.alternatives) <= whisper.BEAM_SIZE - 1
+    assert all(isinstance(text, str) and -10 < logp < 0 for text, logp in said.alternatives)
+
+
 def test_a_decoder_memory_as_long_as_the_mel_bands_is_not_taken_for_a_spectrogram(transcriber, monkeypatch):
     # CTranslate2 takes an input of 80 (mel bands) frames for a spectrogram and encodes it again: an
     # utterance of 0.58-0.6 s scored as noise before scoring skipped that length.

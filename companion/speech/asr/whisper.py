@@ -71,6 +71,8 @@ class Transcript:
     avg_logprob: float  # mean log p per token, end of text included
     no_speech_prob: float  # Whisper's probability that there was no speech at all
     decode_ms: float
+    # The beam's other readings, in its order, each with its mean log p as avg_logprob (when asked for).
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 def locate(folder: Path | str | None = None) -> Path:
@@ -230,9 +232,10 @@ class WhisperTranscriber:
 
     # -- free speech ----------------------------------------------------------
 
-    def transcribe(self, pcm: bytes, prompt: str = "") -> Transcript:
+    def transcribe(self, pcm: bytes, prompt: str = "", readings: int = 1) -> Transcript:
         """What was said, as Whisper writes it; ``prompt`` is text it is told came just before
-        (Whisper's "previous text"), which makes it expect that text's words."""
+        (Whisper's "previous text"), which makes it expect that text's words. ``readings`` (up to the
+        beam size) also keeps the beam's next-best readings, at no extra decoding cost."""
         began = time.perf_counter()
         if len(pcm) < 2:
             return Transcript("", 0.0, 1.0, 0.0)
@@ -241,11 +244,14 @@ class WhisperTranscriber:
         if prompt.strip():
             start = [self._previous] + self._encode_text(" " + prompt.strip()) + self._start
         result = self.model.generate(encoded, [start], beam_size=BEAM_SIZE, max_length=448,
+                                     num_hypotheses=max(1, min(readings, BEAM_SIZE)),
                                      return_scores=True, return_no_speech_prob=True)[0]
-        tokens = result.sequences_ids[0]
-        average = result.scores[0] * len(tokens) / (len(tokens) + 1)  # as faster-whisper: per token, end included
-        text = self.tokenizer.decode([t for t in tokens if t < self.eot]).strip()
-        return Transcript(text, average, result.no_speech_prob, (time.perf_counter() - began) * 1000)
+        said = []
+        for tokens, score in zip(result.sequences_ids, result.scores):
+            average = score * len(tokens) / (len(tokens) + 1)  # as faster-whisper: per token, end included
+            said.append((self.tokenizer.decode([t for t in tokens if t < self.eot]).strip(), average))
+        (text, average), others = said[0], tuple(said[1:])
+        return Transcript(text, average, result.no_speech_prob, (time.perf_counter() - began) * 1000, others)
 
     # -- closed list ----------------------------------------------------------
 
