@@ -339,6 +339,19 @@ def test_a_word_or_two_transcribed_keeps_the_grammars_guess_beside_it():
     assert result.details["guess"] == "my thigh"
 
 
+def test_no_guess_beside_a_transcript_where_the_keyword_model_is_sure_of_another_of_its_words():
+    """A real "no" at "Where do you feel it most?": PocketSphinx "none", Whisper "No.", the keyword model
+    sure of no (0.98). It was read back as the place "none"; a guess without a transcript never was."""
+    places = PLACES + ["none"]
+    whisper = FakeWhisper(transcript="No.", scores={"none": -6.0, "calf": -13.7, "back": -14.3})
+    result = hear(FakeGrammar("none", 0.37, places), FakeSpotter(no=0.98, go=0.015, _unknown_=0.005), whisper,
+                  seconds=1.6)
+    assert result.text == "no" and "guess" not in result.details
+    unsure = hear(FakeGrammar("none", 0.37, places), FakeSpotter(_unknown_=0.89, right=0.03, no=0.03),
+                  FakeWhisper(transcript="No.", scores={"none": -6.0, "calf": -13.7, "back": -14.3}), seconds=1.6)
+    assert unsure.details["guess"] == "none"  # the keyword model heard none of its words: still a guess
+
+
 def test_a_rival_whisper_did_not_finish_scoring_counts_at_its_bound_so_no_guess():
     """Scoring every rival exactly (so that "my thigh", -9.6, could lead "my back", bound -1.2) was tried:
     on speech-real and speech-dev it drew 32 more replies to other words and found 4 more answers."""

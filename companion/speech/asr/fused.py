@@ -297,7 +297,7 @@ class FusedRecognizer(Recognizer):
             # Whisper hears the audio up to the pause (_for_whisper), fetched only where it is asked:
             # a decision without it never waits for an encoding started at the pause.
             if not short and confidence < policy.unsure_high:
-                said = self._free_speech(self._for_whisper(pcm), evidence)
+                said = self._free_speech(self._for_whisper(pcm), evidence, scores)
                 if said.text or text not in self.hints.stop_phrases:
                     return said
                 # Whisper heard no speech where PocketSphinx heard a stop: keep it, to be asked about.
@@ -306,7 +306,7 @@ class FusedRecognizer(Recognizer):
                 return self._maybe_stop(self._settle(self._for_whisper(pcm), candidates, evidence, scores,
                                                      strict=vetoed), heard, scores, short)
             if not text and not short:
-                return self._free_speech(self._for_whisper(pcm), evidence)
+                return self._free_speech(self._for_whisper(pcm), evidence, scores)
             if short and confidence < policy.unsure_low and scores is not None and scores.top != SILENCE:
                 # A word that neither small model made out ("thigh", which the keyword model does not
                 # know and PocketSphinx missed): Whisper may take it, if it is sure or the keyword model
@@ -417,13 +417,17 @@ class FusedRecognizer(Recognizer):
         dropped, so a person asked where it hurts was not heard at all. No guess where the keyword
         model is sure of another of its words: a real "on" is not guessed to be the score "one"."""
         policy = self.policy
-        named = scores is not None and self.spotter is not None and scores.top in self.spotter.WORDS and \
-            scores.top_prob >= policy.keyword_sure
-        if ranked and ranked[0][0] in candidates and not (named and scores.top != ranked[0][0]):
+        if ranked and ranked[0][0] in candidates and not self._sure_of_another(ranked[0][0], scores):
             best, logp = ranked[0]
             if logp >= policy.for_phrase(policy.whisper_guess_floor, best) and lead(ranked) >= policy.whisper_lean_margin:
                 evidence = {**evidence, "guess": best}
         return self._result("", 0.0, decided, evidence)
+
+    def _sure_of_another(self, phrase: str, scores: Any) -> bool:
+        """The keyword model is sure of one of its own words, and it is not ``phrase``: then ``phrase`` is no
+        guess (a real "on" is not the score "one", nor a real "no" the place "none")."""
+        return scores is not None and self.spotter is not None and scores.top in self.spotter.WORDS and \
+            scores.top_prob >= self.policy.keyword_sure and scores.top != phrase
 
     def _leans(self, best: str, ranked: list[tuple[str, float]], candidates: list[str], scores: Any) -> bool:
         """Whisper's best phrase is PocketSphinx's, well ahead of every other, though below the floor,
@@ -454,8 +458,10 @@ class FusedRecognizer(Recognizer):
         ranked = sorted(phrases, key=lambda p: -overlap(p, said))
         return list(dict.fromkeys([c for c in candidates if c] + ranked[:SHORTLIST]))
 
-    def _free_speech(self, pcm: bytes, evidence: dict[str, Any]) -> Recognition:
-        """A sentence: Whisper's transcript, or PocketSphinx's n-gram guess when Whisper is not here."""
+    def _free_speech(self, pcm: bytes, evidence: dict[str, Any], scores: Any = None) -> Recognition:
+        """A sentence: Whisper's transcript, or PocketSphinx's n-gram guess when Whisper is not here.
+        ``scores``, the keyword model's, where it heard the utterance: a guess is kept beside a transcript
+        on the same terms as without one (``_sure_of_another``)."""
         whisper = self.whisper
         if whisper is None:
             if not self._free:
@@ -497,8 +503,9 @@ class FusedRecognizer(Recognizer):
             settled = self._settle(pcm, [heard] if heard else [], {**evidence, "transcript": said.text})
             if settled.text and (len(text.split()) <= 2 or settled.text == heard):
                 return settled
-            if settled.details.get("guess"):  # kept beside the transcript, for a state that reads answers back
-                evidence = {**evidence, "guess": settled.details["guess"], "whisper_scores": settled.details["whisper"]}
+            guess = settled.details.get("guess")
+            if guess and not self._sure_of_another(guess, scores):  # kept beside the transcript, to be read back
+                evidence = {**evidence, "guess": guess, "whisper_scores": settled.details["whisper"]}
             if nearly(heard, text, letters=False):
                 # Whisper wrote nearly PocketSphinx's words: that phrase, as surely as PocketSphinx heard
                 # it. Near in letters only ("new pain" for "no pain"), only Whisper's scores above make it
