@@ -82,6 +82,8 @@ class FakeWhisper:
     ranking: list | None = None  # score()'s answer as given, e.g. ending with unfinished upper bounds
     bounds: dict[str, float] = field(default_factory=dict)  # phrases left unscored unless asked for exactly
     alternatives: list = field(default_factory=list)  # the beam's other readings: (text, mean log p)
+    no_speech_prob: float = 0.01
+    avg_logprob: float = -0.2
 
     def prepare(self, pcm):
         self.calls.append("prepare")
@@ -91,7 +93,8 @@ class FakeWhisper:
         self.calls.append("transcribe")
         self.prompts.append(prompt)
         self.heard.append(len(pcm))
-        return FakeTranscript(self.transcript, alternatives=tuple(self.alternatives[:readings - 1]))
+        return FakeTranscript(self.transcript, self.avg_logprob, self.no_speech_prob,
+                              alternatives=tuple(self.alternatives[:readings - 1]))
 
     def score(self, pcm, phrases, top=3, exact=()):
         self.calls.append("score")
@@ -282,6 +285,39 @@ def test_two_models_agreeing_firmly_act_at_once_where_either_alone_would_be_aske
     faint = hear(FakeGrammar("go back", 0.08, COMMANDS), FakeSpotter(stop=0.725, off=0.12, _unknown_=0.1),
                  FakeWhisper(scores={"stop": -4.5, "go": -9.0}))
     assert faint.text == "stop" and faint.confidence < act
+
+
+@pytest.mark.parametrize("transcript", ["Let's go.", "", "So..."])
+def test_a_stop_the_keyword_model_is_sure_of_in_noise_is_asked_about_whatever_whisper_wrote(transcript):
+    """bench/live.py: 20 dB noise around a real "stop" makes 2 s of audio, which Whisper transcribes:
+    "Let's go." (the keyword model: stop, 0.96), or nothing. The session went on."""
+    grammar = COMMANDS + ["lets go", "so"]
+    result = hear(FakeGrammar("go", 0.3, grammar), FakeSpotter(stop=0.96, go=0.02, _unknown_=0.02),
+                  FakeWhisper(transcript=transcript), seconds=2.2)
+    policy = FusionPolicy()
+    assert result.text == "stop" and policy.unsure_low <= result.confidence < policy.unsure_high
+    assert "the keyword model heard stop" in result.details["decided_by"] and not result.details.get("free_form")
+
+
+def test_whisper_hears_no_speech_only_where_it_also_wrote_its_words_unsurely():
+    """Whisper's own rule (both at once). In 20 dB noise a real "stop" came back as "Stop." (-0.57) with a
+    no-speech probability of 0.7, and was dropped."""
+    spotter = FakeSpotter(off=0.72, up=0.15, _unknown_=0.13)
+    sure = hear(FakeGrammar("pause", 0.27, COMMANDS), spotter,
+                FakeWhisper(transcript="Stop.", no_speech_prob=0.7, avg_logprob=-0.57), seconds=2.2)
+    assert sure.text == "stop"
+    noise = hear(FakeGrammar("pause", 0.27, COMMANDS), spotter,
+                 FakeWhisper(transcript="Stop.", no_speech_prob=0.7, avg_logprob=-1.3), seconds=2.2)
+    assert noise.text == "" and noise.details["decided_by"] == "whisper: no speech"
+
+
+def test_in_noise_a_sentence_or_a_keyword_model_unsure_of_stop_is_left_as_whisper_wrote_it():
+    sentence = hear(FakeGrammar("go", 0.3, COMMANDS), FakeSpotter(stop=0.96, go=0.02, _unknown_=0.02),
+                    FakeWhisper(transcript="I want it to stop hurting."), seconds=2.2)
+    assert sentence.text == "i want it to stop hurting" and sentence.details["free_form"]
+    unsure = hear(FakeGrammar("go", 0.3, COMMANDS + ["lets go"]), FakeSpotter(stop=0.6, go=0.3, _unknown_=0.1),
+                  FakeWhisper(transcript="Let's go."), seconds=2.2)
+    assert unsure.text == "lets go"
 
 
 def test_an_unsure_phrase_whisper_rejects_gets_no_reply():

@@ -31,8 +31,9 @@ So for each utterance:
    (``details["readings"]``): the knowledge base may answer one of those;
 5. last, a possible stop that nothing was sure of (the keyword model's likeliest
    word is stop, or PocketSphinx heard stop and the keyword model does not rule
-   it out) becomes an unsure stop: the session pauses and asks. A missed stop
-   costs more than a question.
+   it out) becomes an unsure stop: the session pauses and asks. So does a stop the
+   keyword model is sure of in an utterance made long by noise around it, whatever
+   word or two Whisper wrote. A missed stop costs more than a question.
 
 Whisper is never run on speech that began while the companion was talking
 (``began_over_speech``): that is mostly its own voice, and a second of decoding
@@ -75,7 +76,7 @@ class FusionPolicy:
     whisper_sure: float = -2.0  # at or above (per word, scaled as the floor): sure enough to act (bench/whisper.py)
     whisper_near: float = 1.5  # PocketSphinx's phrase within this of Whisper's best is confirmed ("stop now"/"stop")
     free_logprob: float = -1.0  # a free transcript with a mean log probability below this is not trusted
-    no_speech: float = 0.6  # Whisper's no-speech probability at or above this: nothing was said
+    no_speech: float = 0.6  # nothing said: Whisper's no-speech probability this or more, its words under free_logprob
     # A question's other readings within this (mean log p per token) of the transcript are kept beside it
     # (Recognition.details["readings"]); chosen on flite slt's spoken questions, held out on awb (bench/spoken.py).
     reading_margin: float = 0.2
@@ -298,15 +299,15 @@ class FusedRecognizer(Recognizer):
             # a decision without it never waits for an encoding started at the pause.
             if not short and confidence < policy.unsure_high:
                 said = self._free_speech(self._for_whisper(pcm), evidence, scores)
-                if said.text or text not in self.hints.stop_phrases:
-                    return said
-                # Whisper heard no speech where PocketSphinx heard a stop: keep it, to be asked about.
-                return self._result(text, confidence, f"{decided}; {said.details['decided_by']}", said.details)
+                if not said.text and text in self.hints.stop_phrases:
+                    # Whisper heard no speech where PocketSphinx heard a stop: keep it, to be asked about.
+                    return self._result(text, confidence, f"{decided}; {said.details['decided_by']}", said.details)
+                return self._stop_in_noise(said, scores)
             if text and (policy.unsure_low <= confidence < policy.unsure_high or vetoed):
                 return self._maybe_stop(self._settle(self._for_whisper(pcm), candidates, evidence, scores,
                                                      strict=vetoed), heard, scores, short)
             if not text and not short:
-                return self._free_speech(self._for_whisper(pcm), evidence, scores)
+                return self._stop_in_noise(self._free_speech(self._for_whisper(pcm), evidence, scores), scores)
             if short and confidence < policy.unsure_low and scores is not None and scores.top != SILENCE:
                 # A word that neither small model made out ("thigh", which the keyword model does not
                 # know and PocketSphinx missed): Whisper may take it, if it is sure or the keyword model
@@ -315,6 +316,24 @@ class FusedRecognizer(Recognizer):
                 return self._maybe_stop(self._settle(self._for_whisper(pcm), guesses, evidence, scores,
                                                      strict=True), heard, scores, short)
         return self._maybe_stop(self._result(text, confidence, decided, evidence), heard, scores, short)
+
+    def _stop_in_noise(self, said: Recognition, scores: Any) -> Recognition:
+        """A stop the keyword model is sure of, in an utterance long only because noise surrounds it, is
+        never dropped or taken for another phrase: it is a stop to ask about, which pauses first.
+
+        In bench/live.py (20 dB noise around each word) a word arrives as 1.7-2.3 s of audio, too long
+        to be a command word, so Whisper transcribes it; a real "stop" came back as "Let's go." (the
+        keyword model: stop, 0.96) or as no speech, and the session went on. A transcript of a word or
+        two (or none) is no sentence, so the keyword model's word still counts; a sentence stays one."""
+        policy, stops = self.policy, self.hints.stop_phrases
+        if scores is None or said.text in stops or len(said.text.split()) > 2 or not stops & set(self.phrases or ()):
+            return said
+        if scores.top != "stop" or scores.top_prob < policy.keyword_sure:
+            return said
+        stop = "stop" if "stop" in stops else min(stops)
+        evidence = {k: v for k, v in said.details.items() if k not in ("free_form", "guess")}
+        return self._result(stop, policy.middle, f"the keyword model heard stop ({said.details.get('decided_by', '')})",
+                            evidence)
 
     def _maybe_stop(self, result: Recognition, heard: Recognition, scores: Any, short: bool) -> Recognition:
         """A possible stop that nothing else was sure of is a stop to ask about, which pauses first.
@@ -487,7 +506,9 @@ class FusedRecognizer(Recognizer):
             # Whisper in noise gets one word of a question wrong ("how should we isolate with a bad back")
             # where a reading nearly as likely has it right: the knowledge base may choose among them.
             evidence["readings"] = list(dict.fromkeys([text, *(other for other in close if other)]))
-        if not text or said.no_speech_prob >= self.policy.no_speech:
+        # Whisper's own rule: no speech only where it also wrote its words unsurely ("Stop.", at -0.57 with a
+        # no-speech probability of 0.7, was a real stop in noise).
+        if not text or (said.no_speech_prob >= self.policy.no_speech and said.avg_logprob < self.policy.free_logprob):
             return self._result("", 0.0, "whisper: no speech", evidence)
         if said.avg_logprob < self.policy.free_logprob:
             confidence = 0.1
