@@ -33,6 +33,7 @@ import os
 import platform
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,11 @@ class Companion:
 
     def close(self) -> None:
         if self.proc.poll() is None:
+            if not self.ended():
+                # Not ended by a stop: every thread's stack first (companion.cli.main registers SIGUSR1),
+                # so that a companion that went quiet shows where it was, in audio-libraries.log (--keep).
+                self.proc.send_signal(signal.SIGUSR1)
+                time.sleep(1.0)
             self.proc.kill()
         self.proc.wait(timeout=10)
 

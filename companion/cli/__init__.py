@@ -28,7 +28,15 @@ def build_parser() -> "argparse.ArgumentParser":
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; Ctrl-C anywhere (loading included) ends it with exit 130 and no traceback."""
+    """Run one command; Ctrl-C anywhere (loading included) ends it with exit 130 and no traceback.
+
+    ``kill -USR1 <pid>`` writes every thread's stack to standard error and the program carries on: a
+    session that has gone quiet can be looked into without stopping it (bench/live.py does this). While
+    listening, standard error is the companion's audio-libraries.log (companion/app/native_noise.py)."""
+    if hasattr(signal, "SIGUSR1"):
+        import faulthandler
+
+        faulthandler.register(signal.SIGUSR1, file=2, all_threads=True)  # fd 2: whatever sys.stderr is now
     try:
         from companion.cli.parser import dispatch
 

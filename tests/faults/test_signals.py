@@ -75,6 +75,19 @@ def test_ctrl_c_once_the_session_runs_keeps_the_log_intact(tmp_path: Path):
     assert log[-1]["kind"] == "finished" and log[-1]["text"] == "stopped"
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="no SIGUSR1 here")
+def test_sigusr1_writes_every_threads_stack_and_the_session_carries_on(tmp_path: Path):
+    """How a session that went quiet is looked into (bench/live.py sends it before ending a run)."""
+    proc = spawn(RUN, tmp_path)
+    wait_for_line(proc, "WALL STANDING")
+    proc.send_signal(signal.SIGUSR1)
+    wait_for_line(proc, "SAFETY")  # still running after the dump
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    stacks = err + "".join(p.read_text() for p in tmp_path.glob("*.log"))  # fd 2, wherever it points
+    assert proc.returncode == 130 and 'File "' in stacks and "run_session" in stacks
+
+
 def test_sigkill_at_random_moments_loses_no_stored_event(tmp_path: Path):
     """Each kill leaves an unfinished session whose events are all there; the next run carries on."""
     rng = random.Random(7)
