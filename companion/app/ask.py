@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from companion.app import devices
+from companion.language.heard import Heard
 from companion.language.vocabulary import load_vocabulary
 from companion.speech.audio.microphone import MicrophoneUnavailable
 from companion.speech.audio.segmenter import Segmenter
@@ -28,8 +29,8 @@ class SpokenQuestion:
 
 
 def _spoken(recognition: Recognition) -> SpokenQuestion:
-    readings = tuple(dict.fromkeys([recognition.text, *recognition.details.get("readings", ())]))
-    return SpokenQuestion(recognition.text, readings if recognition.text else (), recognition.decode_ms)
+    readings = tuple(Heard(0.0, recognition.text, "voice", recognition).readings) if recognition.text else ()
+    return SpokenQuestion(recognition.text, readings, recognition.decode_ms)
 
 
 def question_recognizer() -> Recognizer:

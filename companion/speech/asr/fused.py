@@ -330,9 +330,8 @@ class FusedRecognizer(Recognizer):
             return said
         if scores.top != "stop" or scores.top_prob < policy.keyword_sure:
             return said
-        stop = "stop" if "stop" in stops else min(stops)
         evidence = {k: v for k, v in said.details.items() if k not in ("free_form", "guess")}
-        return self._result(stop, policy.middle, f"the keyword model heard stop ({said.details.get('decided_by', '')})",
+        return self._result(self._stop_phrase(), policy.middle, f"the keyword model heard stop ({said.details.get('decided_by', '')})",
                             evidence)
 
     def _maybe_stop(self, result: Recognition, heard: Recognition, scores: Any, short: bool) -> Recognition:
@@ -350,9 +349,13 @@ class FusedRecognizer(Recognizer):
         grammar_stop = heard.text in stops and scores.prob("stop") >= policy.maybe_stop_with_grammar
         if not (top_stop or grammar_stop):
             return result
-        said = heard.text if heard.text in stops else "stop" if "stop" in stops else min(stops)
-        return self._result(said, policy.middle, f"a possible stop ({result.details.get('decided_by', '')})",
-                            result.details)
+        return self._result(self._stop_phrase(heard.text), policy.middle,
+                            f"a possible stop ({result.details.get('decided_by', '')})", result.details)
+
+    def _stop_phrase(self, heard: str = "") -> str:
+        """The stop phrase to ask about: PocketSphinx's own where it heard one, else plain "stop"."""
+        stops = self.hints.stop_phrases
+        return heard if heard in stops else "stop" if "stop" in stops else min(stops)
 
     def _settle(self, pcm: bytes, candidates: list[str], evidence: dict[str, Any], scores: Any = None,
                 strict: bool = False) -> Recognition:
@@ -380,8 +383,9 @@ class FusedRecognizer(Recognizer):
             return self._rejected("whisper rejects", ranked, candidates, evidence, scores)
         sure = logp >= policy.for_phrase(policy.whisper_sure, best)
         # Whisper's best is a word the keyword model also gives weight to: two models agree.
+        weight = keyword_weight(best, scores, self.hints) if scores is not None else 0.0
         agreed = scores is not None and logp >= policy.for_phrase(policy.whisper_agree, best) and \
-            keyword_weight(best, scores, self.hints) >= policy.whisper_with_keywords
+            weight >= policy.whisper_with_keywords
         # Whisper's best is trusted when it is sure of it, the keyword model agrees, or it means stop
         # (asking about a stop pauses first, so a doubtful one costs little), or PocketSphinx named it
         # too and the keyword model only said "none of my words" (two of three models agree).
@@ -390,8 +394,7 @@ class FusedRecognizer(Recognizer):
         # Two models agree firmly: Whisper's best, well ahead of every other phrase, is a word the keyword
         # model gives at least even odds. Acted on as if Whisper were sure (a real "stop" that PocketSphinx
         # made "lets go" of was only asked about, though the keyword model heard stop and Whisper agreed).
-        act = sure or (agreed and keyword_weight(best, scores, self.hints) >= policy.keyword_agree
-                       and lead(ranked) >= policy.whisper_lean_margin)
+        act = sure or (agreed and weight >= policy.keyword_agree and lead(ranked) >= policy.whisper_lean_margin)
         if strict and not trusted:
             return self._rejected("whisper unsure where the keyword model heard another word", ranked, candidates,
                                   evidence, scores)
