@@ -102,7 +102,7 @@ class LiveIO:
             self.inbox.put(Heard(at, recognition.text, "voice", recognition, over_speech=over_speech))
 
         def lost(reason: str) -> None:
-            self.inbox.put(Heard(self.clock.now(), reason, "device-lost"))
+            self.inbox.put(Heard(self.clock.now(), reason[:1].upper() + reason[1:], "device-lost"))  # a sentence
 
         self.listener = Listener(self._without_echo(microphone), recognizer, self.clock, heard,
                                  self.vocabulary.meaning, on_lost=lost)

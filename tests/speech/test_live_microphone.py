@@ -149,3 +149,20 @@ def test_with_speech_on_it_ignores_its_own_voice_and_still_hears_stop(fake_mic, 
         assert noise == [], "the sound libraries' own lines reached the screen:\n" + "\n".join(noise)
         assert stop_by_voice(fake_mic, session), \
             "no spoken stop was acted on:\n" + "\n".join(session.seen[-20:])
+
+
+def test_a_microphone_that_goes_silent_is_restarted_then_the_session_pauses_and_says_so(fake_mic, tmp_path):
+    # Suspending the sink stops the monitor source: PortAudio's stream stays active and delivers
+    # nothing, as seen live after an ALSA underrun. Nobody could say stop to a deaf companion, so
+    # after a restart that brings nothing back the session pauses and tells the user why.
+    with listening_session(fake_mic, tmp_path) as session:
+        fake_mic.pactl("suspend-sink", "fake", "1")
+        try:
+            assert session.wait_for("Pausing", 20), \
+                "a silent microphone did not pause the session:\n" + "\n".join(session.seen[-20:])
+        finally:
+            fake_mic.pactl("suspend-sink", "fake", "0")
+        said = "\n".join(session.seen[-5:])
+        assert "The microphone sent no sound" in said and "restarted" in said
+        log = (tmp_path / "audio-libraries.log").read_text(errors="replace")
+        assert "restarting it" in log

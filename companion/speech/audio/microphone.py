@@ -3,53 +3,94 @@
 Opening and closing happen on helper threads with time limits, because a sound
 server that accepts a connection and never answers would otherwise hang the
 program (and Ctrl-C with it).
+
+A running input stream delivers a frame every 30 ms. One that reports itself active
+and delivers nothing (seen with PortAudio's ALSA layer over PulseAudio after an
+underrun) would leave the companion deaf, with nobody able to say stop: after
+``STALL_SECONDS`` of nothing it is reopened once, and if that brings nothing either it
+is reported lost, which pauses the session and says so.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
-from typing import Iterator
+import time
+from typing import Any, Callable, Iterator
 
 from companion.speech.audio.segmenter import FRAME_BYTES
 from companion.speech.ports import SAMPLE_RATE, AudioSource
 
 OPEN_TIMEOUT = 5.0  # seconds to wait for the input device to open
+STALL_SECONDS = 3.0  # seconds without a frame from a stream that says it runs: it is stuck
+
+FrameCallback = Callable[[Any, int, Any, Any], None]
+StreamOpener = Callable[[FrameCallback], Any]
+"""Opens and starts an input stream that calls the callback with each block of 16-bit mono
+audio; the stream has ``active``, ``abort()`` and ``close()`` as sounddevice's streams do."""
+
+
+def _diagnose(line: str) -> None:
+    """A line for whoever looks into an audio problem: on descriptor 2, which is the audio-libraries
+    log while the devices are open (companion.app.native_noise), beside what PortAudio and ALSA said."""
+    try:
+        os.write(2, (line + "\n").encode())
+    except OSError:
+        pass
 
 
 class MicrophoneUnavailable(RuntimeError):
     """No usable microphone; the message says what is missing and how to fix it."""
 
 
+def portaudio_opener(device: int | str | None = None) -> StreamOpener:
+    """The default opener: ``device`` (or the default input) through sounddevice/PortAudio."""
+    try:
+        import sounddevice as sd
+    except OSError as exc:
+        raise MicrophoneUnavailable(
+            f"the PortAudio sound library is missing ({exc}). Fix: sudo apt-get install libportaudio2") from None
+
+    def open_stream(callback: FrameCallback) -> Any:
+        sd.query_devices(device=device, kind="input")
+        stream = sd.RawInputStream(samplerate=SAMPLE_RATE, channels=1, dtype="int16",
+                                   blocksize=FRAME_BYTES // 2, device=device, callback=callback)
+        stream.start()
+        return stream
+
+    return open_stream
+
+
 class Microphone(AudioSource):
     """The default input device through sounddevice, as a stream of frames.
 
-    If the device disappears mid-session the frame iterator ends and
-    ``lost`` says why, so the session can pause instead of crashing.
+    If the device disappears mid-session, or stays silent even after a restart, the
+    frame iterator ends and ``lost`` says why, so the session can pause instead of
+    crashing or going deaf.
     """
 
-    def __init__(self, device: int | str | None = None):
-        try:
-            import sounddevice as sd
-        except OSError as exc:
-            raise MicrophoneUnavailable(
-                f"the PortAudio sound library is missing ({exc}). Fix: sudo apt-get install libportaudio2") from None
+    def __init__(self, device: int | str | None = None, *, opener: StreamOpener | None = None,
+                 stall_seconds: float = STALL_SECONDS):
+        self._opener = opener if opener is not None else portaudio_opener(device)
+        self._stall_seconds = stall_seconds
         self._queue: "queue.Queue[bytes | None]" = queue.Queue(maxsize=500)
+        self._closed = False
         self.lost: str | None = None
+        self.restarts = 0  # how many times a stuck stream was reopened (for logs and tests)
+        self._stream = self._open()
+
+    def _open(self) -> Any:
+        """Open a stream on a helper thread: a sound server that accepts the connection and
+        never answers would hang PortAudio, and Ctrl-C with it."""
         opened: "queue.Queue[object]" = queue.Queue()
 
         def open_stream() -> None:
             try:
-                sd.query_devices(device=device, kind="input")
-                stream = sd.RawInputStream(samplerate=SAMPLE_RATE, channels=1, dtype="int16",
-                                           blocksize=FRAME_BYTES // 2, device=device, callback=self._callback)
-                stream.start()
-                opened.put(stream)
+                opened.put(self._opener(self._callback))
             except Exception as exc:  # noqa: BLE001 - PortAudioError / ValueError: no usable device
                 opened.put(exc)
 
-        # A sound server that accepts the connection and never answers would hang PortAudio, and
-        # Ctrl-C with it: open it on a helper thread and give up after OPEN_TIMEOUT.
         threading.Thread(target=open_stream, daemon=True, name="microphone-open").start()
         try:
             result = opened.get(timeout=OPEN_TIMEOUT)
@@ -61,7 +102,7 @@ class Microphone(AudioSource):
             raise MicrophoneUnavailable(
                 f"no microphone was found ({result}). Connect one, or use --keyboard to type commands "
                 "('python3 -m sounddevice' lists the devices it can see)") from None
-        self._stream = result
+        return result
 
     def _callback(self, data, frames, when, status) -> None:  # noqa: ANN001 - sounddevice's signature
         try:
@@ -70,28 +111,60 @@ class Microphone(AudioSource):
             pass  # the recogniser fell behind; dropping audio beats unbounded memory
 
     def frames(self) -> Iterator[bytes]:
+        last_frame = time.monotonic()
+        restarted = False  # reopened during this silence already
+        poll = min(0.5, self._stall_seconds / 2)
         while True:
             try:
-                frame = self._queue.get(timeout=2.0)
+                frame = self._queue.get(timeout=poll)
             except queue.Empty:
+                if self._closed:
+                    return
                 if not self._stream.active:
                     self.lost = "the microphone stopped delivering sound (unplugged?)"
                     return
+                silent = time.monotonic() - last_frame
+                if silent < self._stall_seconds:
+                    continue
+                if restarted:
+                    self.lost = (f"the microphone sent no sound for {silent:.0f} s, even after it was "
+                                 "restarted (unplugged, or the sound server is stuck?)")
+                    return
+                _diagnose(f"companion: the microphone sent no sound for {silent:.1f} s while its stream "
+                          "was running; restarting it")
+                try:
+                    self._restart()
+                except MicrophoneUnavailable as exc:
+                    self.lost = f"the microphone stopped and could not be reopened: {exc}"
+                    return
+                restarted, last_frame = True, time.monotonic()
                 continue
             if frame is None:
                 return
+            last_frame, restarted = time.monotonic(), False
             yield frame
 
-    def close(self) -> None:
-        """Stop recording; never blocks for long, even if the device or sound server hangs."""
+    def _restart(self) -> None:
+        self._shut(self._stream)
+        self._stream = self._open()
+        self.restarts += 1
+
+    @staticmethod
+    def _shut(stream: Any) -> None:
+        """Stop and close a stream; never blocks for long, even if the device or sound server hangs."""
         def shut() -> None:
             try:
-                self._stream.abort()  # drop what is buffered: nothing more is wanted
-                self._stream.close()
+                stream.abort()  # drop what is buffered: nothing more is wanted
+                stream.close()
             except Exception:  # noqa: BLE001 - closing a vanished device may fail; nothing left to do
                 pass
 
         closer = threading.Thread(target=shut, daemon=True, name="microphone-close")
         closer.start()
         closer.join(timeout=1.0)
+
+    def close(self) -> None:
+        """Stop recording; never blocks for long, even if the device or sound server hangs."""
+        self._closed = True
+        self._shut(self._stream)
         self._queue.put(None)
