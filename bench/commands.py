@@ -128,7 +128,11 @@ def floor(raw: bytes) -> bytes:
         return add_noise(raw, 0, seed=3, signal_power=16.0)
 
 
-NOISE_LEAD, NOISE_TAIL = 1.0, 0.8  # seconds of the room's noise before and after a clip (--noise)
+# Seconds of the room's noise before and after a clip (--noise). With 1 s before it (until session 11)
+# neither WebRTC's detector nor the endpointer's noise floor had learnt the noise when the word came, so
+# every word ran on to the end of the noise: a room noisy for 1 s, not all along. After 4 s the floor
+# has learnt it (its window is 3 s); WebRTC alone needs 4-8 s (bench/README.md, session 12).
+NOISE_LEAD, NOISE_TAIL = 4.0, 0.8
 
 
 def in_noise(raw: bytes, noise: str, seed: int) -> bytes:
@@ -173,12 +177,12 @@ def clips(limit: int | None, noise: str | None = None) -> list[dict]:
 
 
 def evaluate(all_clips: list[dict], recognizer, judge: Judge, states: list[str],
-             real_time: bool = False) -> list[dict]:
+             real_time: bool = False, noise_floor: bool = True) -> list[dict]:
     rows = []
     for state in states:
         # A fresh endpointer per state: its voice detector adapts to what it heard, so a shared one
         # made each state's figures depend on the states (and sets) measured before it.
-        segmenter = Segmenter(recognizer, judge.vocabulary.meaning)
+        segmenter = Segmenter(recognizer, judge.vocabulary.meaning, noise_floor=noise_floor)
         segmenter.use_phrases(judge.grammar(state))
         for clip in all_clips:
             if clip["set"] == "flite" and state != "commands":
@@ -281,6 +285,8 @@ def main() -> None:
     parser.add_argument("--real-time", action="store_true",
                         help="feed each clip's last part at the microphone's pace, so latency counts work that "
                              "overlaps the endpointer's wait as it does live (adds about 0.5 s a clip)")
+    parser.add_argument("--no-noise-floor", action="store_true",
+                        help="the endpointer without its noise floor (WebRTC's detector alone), for comparison")
     args = parser.parse_args()
     if args.real_time and args.cache:
         parser.error("--real-time measures latency, which --cache makes meaningless: use one or the other")
@@ -300,7 +306,8 @@ def main() -> None:
     all_clips = clips(args.limit, args.noise) + (flite_clips() if args.flite else [])
     if not all_clips:
         sys.exit("no clips: ../shared/speech-real and ../shared/speech-dev are missing")
-    rows = evaluate(all_clips, recognizer, judge, args.states.split(","), real_time=args.real_time)
+    rows = evaluate(all_clips, recognizer, judge, args.states.split(","), real_time=args.real_time,
+                    noise_floor=not args.no_noise_floor)
     if store is not None:
         args.cache.write_bytes(pickle.dumps(store))
     if args.rows:
@@ -308,6 +315,7 @@ def main() -> None:
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "noise": args.noise or "as recorded",
+        "noise_floor": not args.no_noise_floor,
         "engine": recognizer.name, "load_s": round(load_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "targets (speech-real)": targets(rows),

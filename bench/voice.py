@@ -95,16 +95,18 @@ def run_clip(segmenter: Segmenter, pcm: bytes, speech_end: float, room_noise: bo
 
     for index, frame in enumerate(frames):
         fed_seconds = (index + 1) * frame_seconds  # the stream time at which this frame is complete
-        if real_time and result is None and fed_seconds >= speech_end - PACE_FROM:
+        if real_time and (result is None or not result.text) and fed_seconds >= speech_end - PACE_FROM:
             if wall_zero is None:
                 wall_zero = time.perf_counter() - fed_seconds
             time.sleep(max(0.0, wall_zero + fed_seconds - time.perf_counter()))
         began = time.perf_counter()
         utterance = segmenter.feed(frame)
-        if utterance and result is None:
+        if utterance and (result is None or not result.text):
+            # The first utterance heard as something is the clip's answer. One heard as nothing (the
+            # room's noise starting, before the endpointer learnt its level) changes nothing live.
             result = utterance.recognition
             latency = latency_ms(fed_seconds, began)
-    if result is None:
+    if result is None or not result.text:
         began = time.perf_counter()
         utterance = segmenter.flush()
         if utterance:  # the stream ran out before the endpointer ended it: all of it was waited for

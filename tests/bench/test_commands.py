@@ -52,3 +52,29 @@ def test_brief_evidence_names_each_model():
     evidence = {"pocketsphinx": {"text": "stop", "confidence": 0.5}, "keywords": {"probs": {"stop": 0.9}},
                 "whisper": {"transcript": "Stop.", "avg_logprob": -0.2}}
     assert brief(evidence) == {"ps": ["stop", 0.5], "kw": {"stop": 0.9}, "wh": ["Stop.", -0.2]}
+
+
+def test_a_clip_is_judged_by_its_first_utterance_heard_as_something():
+    # In noise that has just begun, the endpointer may first hand on the noise alone (heard as
+    # nothing, which changes nothing live) and then the word: the word is the clip's answer.
+    from bench.voice import run_clip
+    from companion.speech.ports import Recognition
+    from companion.speech.audio.segmenter import Utterance
+
+    class TwoUtterances:
+        def __init__(self):
+            self.fed = 0
+
+        def feed(self, frame):
+            self.fed += 1
+            if self.fed == 5:
+                return Utterance(Recognition("", 0.0, "fake"), 0.0, 0.1, 0.0)
+            if self.fed == 9:
+                return Utterance(Recognition("stop", 0.9, "fake"), 0.2, 0.3, 0.0)
+            return None
+
+        def flush(self):
+            return None
+
+    result, _, _ = run_clip(TwoUtterances(), b"\0" * 960 * 12, speech_end=0.3)
+    assert result.text == "stop"

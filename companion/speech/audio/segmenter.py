@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from companion.speech.audio.endpointing import FRAME_SECONDS, VoiceActivity, settled_phrases
+from companion.speech.audio.endpointing import FRAME_SECONDS, NoiseFloor, VoiceActivity, settled_phrases
 from companion.speech.ports import SAMPLE_RATE, Recognition, Recognizer
 
 FRAME_BYTES = int(SAMPLE_RATE * FRAME_SECONDS) * 2
@@ -52,13 +52,16 @@ class Segmenter:
     can start its slow work while the rest of the hangover runs. A short burst that starts within
     ``follow_on`` seconds of an utterance that was ended early is the rest of
     that phrase ("stop | now"): it counts only if it is itself a stop.
+    With ``noise_floor`` (the default) a frame must also stand above the room's
+    steady noise to count as voice (:class:`~companion.speech.audio.endpointing.NoiseFloor`).
     """
 
     def __init__(self, recognizer: Recognizer, meaning: Callable[[str], str],
                  hangover: float = 0.21, settled_hangover: float = 0.12, free_hangover: float = 0.6,
-                 follow_on: float = 0.3, steady: float = 0.6, paused_after: float = 0.09, prepare: float = 0.3):
+                 follow_on: float = 0.3, steady: float = 0.6, paused_after: float = 0.09, prepare: float = 0.3,
+                 noise_floor: bool = True):
         self.recognizer = recognizer
-        self.activity = VoiceActivity(SAMPLE_RATE)
+        self.activity = VoiceActivity(SAMPLE_RATE, floor=NoiseFloor() if noise_floor else None)
         if self.activity.frame_bytes != FRAME_BYTES:
             raise RuntimeError(f"unexpected VAD frame size {self.activity.frame_bytes}")
         self._meaning = meaning
