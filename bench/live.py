@@ -2,6 +2,7 @@
 
     python bench/live.py              # 10 runs, about 22 minutes here
     python bench/live.py --runs 3 --json
+    python bench/live.py --fan        # the room noisy all along instead (a fan, 20 dB under the voice)
 
 Each run starts ``companion run wall-standing`` (speaking aloud into the fake
 room, so its own voice comes back through the microphone) and, once the
@@ -20,9 +21,12 @@ If something said earlier already ended the session (a "no" heard as "stop"), th
 as done and the step that ended it is reported (``ended_before_stop``).
 
 Real words come from ../shared/speech-real (a different speaker each run),
-sentences from flite's slt voice; everything is mixed with noise at 20 dB. Per
-action: how often it took effect, and the delay from the end of the words to the
-line that shows it.
+sentences from flite's slt voice; everything is mixed with noise at 20 dB: by
+default around each thing said (0.2 s either side), with ``--fan`` all through the
+run instead (white noise from before the companion starts until it ends, at 20 dB
+under the run's real "stop"), which is what the endpointer's noise floor is for.
+Per action: how often it took effect, and the delay from the end of the words to
+the line that shows it.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.testset import add_noise  # noqa: E402
+from bench.testset import add_noise, speech_power  # noqa: E402
 from companion.speech.audio.wav import load_wav_16k  # noqa: E402
 from stats import percentiles  # noqa: E402
 from tests.fakemic import fake_microphone  # noqa: E402
@@ -69,9 +73,21 @@ def flite(text: str) -> bytes:
         return load_wav_16k(path)
 
 
+FAN_SECONDS = 600  # longer than any run; the player is stopped when the run ends
+FAN = False  # --fan: the noise runs all along, and what is said is not mixed with noise of its own
+
+
 def noisy(pcm: bytes, seed: int) -> bytes:
     silence = b"\0" * 6400
+    if FAN:
+        return silence + pcm + silence
     return add_noise(silence + pcm + silence, SNR_DB, seed=seed)
+
+
+def fan(mic, index: int):
+    """Start white noise playing into the room for the whole run, 20 dB under this run's real "stop"."""
+    level = speech_power(real("stop", index)) / 10 ** (SNR_DB / 10)
+    return mic.play(add_noise(bytes(FAN_SECONDS * 32000), 0, seed=1000 + index, signal_power=level), wait=False)
 
 
 class Companion:
@@ -145,14 +161,27 @@ class Companion:
         self.proc.wait(timeout=10)
 
 
-def say(mic, companion: Companion, pcm: bytes) -> float:
+class Said(float):
+    """When the words ended (play started + their length), as a float; ``began`` is when they began.
+
+    Not when the player returned: with a second stream in the room (--fan) it returned up to half a
+    second after the audio ended, later than the companion's reply to a plain "stop"."""
+
+    began: float
+
+
+def say(mic, companion: Companion, pcm: bytes) -> Said:
     companion.wait_quiet()
+    began = time.monotonic()
     mic.play(pcm)
-    return time.monotonic()
+    said = Said(began + len(pcm) / 32000)
+    said.began = began
+    return said
 
 
 def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False) -> dict:
     home = tempfile.mkdtemp(prefix="companion-live-")
+    noise = fan(mic, index) if FAN else None
     companion = Companion(mic, home)
     result: dict = {"run": index}
     try:
@@ -176,10 +205,10 @@ def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False) ->
                     result[name] = True
                 return
             said = say(mic, companion, pcm)
-            seen = companion.wait_for(needles + ((confirm,) if confirm else ()), said, timeout)
+            seen = companion.wait_for(needles + ((confirm,) if confirm else ()), said.began, timeout)
             if seen and confirm and confirm in seen[1]:
                 answered = say(mic, companion, yes)
-                seen = companion.wait_for(needles, answered, timeout)
+                seen = companion.wait_for(needles, answered.began, timeout)
                 result[f"{name}_asked"] = True
             result[name] = seen is not None
             if seen:
@@ -192,7 +221,7 @@ def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False) ->
         attempt("status", noisy(sentences["how long is left"], index), ("left",))
         attempt("resume", noisy(real("go", index), index), ("(running",), "Did you say")
         stray = STRAY[index % len(STRAY)]
-        said = say(mic, companion, noisy(real(stray, index), index)) \
+        said = say(mic, companion, noisy(real(stray, index), index)).began \
             if not companion.ended() else time.monotonic()
         changed = companion.wait_for(("YOU SAID", "(paused", "Did you say"), said, 6.0)
         result["stray_word"] = stray
@@ -202,11 +231,14 @@ def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False) ->
             # "Is it spreading?" - no; then let the companion answer it before going on, as a person
             # would (saying stop straight after "no" talks over its reply).
             answered = say(mic, companion, noisy(real("no", index), index))
-            result["no_heard"] = companion.wait_for(("answer: no",), answered, 6.0) is not None
+            result["no_heard"] = companion.wait_for(("answer: no",), answered.began, 6.0) is not None
         attempt("stop", noisy(real("stop", index), index), ("SESSION STOPPED",), "Do you want to end")
     finally:
         companion.close()
         companion.drain()
+        if noise is not None:
+            noise.kill()
+            noise.wait(timeout=10)
         if keep:
             result["home"] = home  # the session log (every utterance heard, with each model's evidence)
         else:
@@ -248,7 +280,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show", action="store_true", help="print what the companion printed in each run")
     parser.add_argument("--keep", action="store_true", help="keep each run's companion home (its session log)")
+    parser.add_argument("--fan", action="store_true", help="noise all through each run instead of around each word")
     args = parser.parse_args()
+    global FAN
+    FAN = args.fan
     if not REAL.is_dir():
         sys.exit(f"real recordings are needed: {REAL} is missing")
     if shutil.which("flite") is None:
@@ -264,7 +299,8 @@ def main() -> None:
             if args.show:
                 print("\n".join(runs[-1]["transcript"]), flush=True)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-              "snr_db": SNR_DB, "summary": summarise(runs), "runs": runs}
+              "snr_db": SNR_DB, "noise": "all along (--fan)" if FAN else "around each word",
+              "summary": summarise(runs), "runs": runs}
     print(json.dumps(report if args.json else report["summary"], indent=2))
 
 

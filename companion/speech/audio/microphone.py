@@ -5,16 +5,19 @@ server that accepts a connection and never answers would otherwise hang the
 program (and Ctrl-C with it).
 
 A running input stream delivers a frame every 30 ms. One that reports itself active
-and delivers nothing (seen with PortAudio's ALSA layer over PulseAudio after an
-underrun) would leave the companion deaf, with nobody able to say stop: after
-``STALL_SECONDS`` of nothing it is reopened once, and if that brings nothing either it
-is reported lost, which pauses the session and says so.
+and delivers nothing, or a trickle (seen with PortAudio's ALSA layer over PulseAudio
+after underruns), would leave the companion deaf, with nobody able to say stop: when it
+has recorded less than a quarter of the last ``STALL_SECONDS`` it is reopened once, and
+if that does not bring the sound back it is reported lost, which pauses the session and
+says so. Sound is counted as it is recorded, not as it is taken, so a listener busy
+decoding is never taken for a stuck microphone.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+from collections import deque
 import threading
 import time
 from typing import Any, Callable, Iterator
@@ -23,7 +26,8 @@ from companion.speech.audio.segmenter import FRAME_BYTES
 from companion.speech.ports import SAMPLE_RATE, AudioSource
 
 OPEN_TIMEOUT = 5.0  # seconds to wait for the input device to open
-STALL_SECONDS = 3.0  # seconds without a frame from a stream that says it runs: it is stuck
+STALL_SECONDS = 3.0  # a stream that says it runs and records less than MIN_SHARE of this is stuck
+MIN_SHARE = 0.25  # (seen live: no frames at all, and, with a second sound playing, a trickle)
 
 FrameCallback = Callable[[Any, int, Any, Any], None]
 StreamOpener = Callable[[FrameCallback], Any]
@@ -78,6 +82,7 @@ class Microphone(AudioSource):
         self._closed = False
         self.lost: str | None = None
         self.restarts = 0  # how many times a stuck stream was reopened (for logs and tests)
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=1000)  # (when, seconds) per block recorded
         self._stream = self._open()
 
     def _open(self) -> Any:
@@ -105,44 +110,55 @@ class Microphone(AudioSource):
         return result
 
     def _callback(self, data, frames, when, status) -> None:  # noqa: ANN001 - sounddevice's signature
+        self._arrivals.append((time.monotonic(), len(data) / (2 * SAMPLE_RATE)))  # counted as it is recorded
         try:
             self._queue.put_nowait(bytes(data))
         except queue.Full:
             pass  # the recogniser fell behind; dropping audio beats unbounded memory
 
+    def _recorded(self, since: float) -> float:
+        """Seconds of sound the stream recorded since ``since`` (however slowly they are being taken)."""
+        return sum(seconds for at, seconds in list(self._arrivals) if at >= since)
+
     def frames(self) -> Iterator[bytes]:
-        last_frame = time.monotonic()
-        restarted = False  # reopened during this silence already
         poll = min(0.5, self._stall_seconds / 2)
+        opened = checked = time.monotonic()  # when this stream (re)started; when it was last checked
+        restarted = False  # reopened, and not yet seen healthy since
         while True:
             try:
-                frame = self._queue.get(timeout=poll)
+                frame: bytes | None = self._queue.get(timeout=poll)
             except queue.Empty:
-                if self._closed:
-                    return
-                if not self._stream.active:
-                    self.lost = "the microphone stopped delivering sound (unplugged?)"
-                    return
-                silent = time.monotonic() - last_frame
-                if silent < self._stall_seconds:
-                    continue
-                if restarted:
-                    self.lost = (f"the microphone sent no sound for {silent:.0f} s, even after it was "
-                                 "restarted (unplugged, or the sound server is stuck?)")
-                    return
-                _diagnose(f"companion: the microphone sent no sound for {silent:.1f} s while its stream "
-                          "was running; restarting it")
-                try:
-                    self._restart()
-                except MicrophoneUnavailable as exc:
-                    self.lost = f"the microphone stopped and could not be reopened: {exc}"
-                    return
-                restarted, last_frame = True, time.monotonic()
-                continue
+                frame = b""
             if frame is None:
                 return
-            last_frame, restarted = time.monotonic(), False
-            yield frame
+            if frame:
+                yield frame
+            elif self._closed:
+                return
+            elif not self._stream.active:
+                self.lost = "the microphone stopped delivering sound (unplugged?)"
+                return
+            now = time.monotonic()
+            if now - checked < poll or now - opened < self._stall_seconds:
+                continue
+            checked = now
+            recorded = self._recorded(now - self._stall_seconds)
+            if recorded >= MIN_SHARE * self._stall_seconds:
+                restarted = False
+                continue
+            what = "no sound" if recorded == 0 else f"only {recorded:.1f} s of sound"
+            if restarted:
+                self.lost = (f"the microphone sent {what} in {self._stall_seconds:.0f} s, even after it was "
+                             "restarted (unplugged, or the sound server is stuck?)")
+                return
+            _diagnose(f"companion: the microphone sent {what} in {self._stall_seconds:.1f} s while its "
+                      "stream was running; restarting it")
+            try:
+                self._restart()
+            except MicrophoneUnavailable as exc:
+                self.lost = f"the microphone stopped and could not be reopened: {exc}"
+                return
+            restarted, opened = True, time.monotonic()
 
     def _restart(self) -> None:
         self._shut(self._stream)
