@@ -102,29 +102,30 @@ def test_a_stream_that_only_trickles_is_restarted_then_reported_lost():
     assert microphone.restarts == 1 and microphone.lost and "only" in microphone.lost
 
 
-def test_a_listener_busy_decoding_is_not_a_stuck_microphone():
-    # Sound is counted as it is recorded: frames that wait in the queue while the listener decodes
-    # (Whisper takes a second or two) still count.
-    opener = Opener(200, pace=0.003)
+def _take(opener: Opener, count: int, busy: float = 0.0) -> Microphone:
+    """Take ``count`` frames, the listener busy for ``busy`` seconds after the first; the microphone, closed."""
     microphone = Microphone(opener=opener, stall_seconds=STALL)
     frames = microphone.frames()
     next(frames)
-    time.sleep(3 * STALL)  # busy
-    for _ in range(100):
+    time.sleep(busy)
+    for _ in range(count):
         next(frames)
-    assert microphone.restarts == 0 and microphone.lost is None
     microphone.close()
+    return microphone
+
+
+def test_a_listener_busy_decoding_is_not_a_stuck_microphone():
+    # Sound is counted as it is recorded: frames that wait in the queue while the listener decodes
+    # (Whisper takes a second or two) still count.
+    microphone = _take(Opener(200, pace=0.003), 100, busy=3 * STALL)
+    assert microphone.restarts == 0 and microphone.lost is None
 
 
 def test_a_quiet_room_is_not_a_stall():
-    # Silence in the room still arrives as frames (of zeros) every 30 ms: only no frames at all counts.
-    opener = Opener(10_000)
-    microphone = Microphone(opener=opener, stall_seconds=STALL)
-    frames = microphone.frames()
-    for _ in range(200):
-        next(frames)
+    # Silence in the room still arrives as frames (of zeros) every 30 ms: only a stream that records
+    # (nearly) nothing counts.
+    microphone = _take(Opener(10_000), 200)
     assert microphone.restarts == 0 and microphone.lost is None
-    microphone.close()
 
 
 def test_closing_ends_the_frames_without_a_restart():
