@@ -281,6 +281,8 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print what the companion printed in each run")
     parser.add_argument("--keep", action="store_true", help="keep each run's companion home (its session log)")
     parser.add_argument("--fan", action="store_true", help="noise all through each run instead of around each word")
+    parser.add_argument("--first", type=int, default=0,
+                        help="the first run's number (each number picks its own speakers and stray word)")
     args = parser.parse_args()
     global FAN
     FAN = args.fan
@@ -292,7 +294,7 @@ def main() -> None:
     os.environ.setdefault("COMPANION_REQUIRE_FAKEMIC", "1")
     runs = []
     with fake_microphone(skip=False) as mic:
-        for index in range(args.runs):
+        for index in range(args.first, args.first + args.runs):
             runs.append(one_run(mic, index, sentences, args.keep))
             if not args.json:
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "transcript"}), flush=True)
