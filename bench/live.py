@@ -74,12 +74,12 @@ def flite(text: str) -> bytes:
 
 
 FAN_SECONDS = 600  # longer than any run; the player is stopped when the run ends
-FAN = False  # --fan: the noise runs all along, and what is said is not mixed with noise of its own
 
 
-def noisy(pcm: bytes, seed: int) -> bytes:
+def noisy(pcm: bytes, seed: int, fan: bool = False) -> bytes:
+    """What is said, with 0.2 s either side; mixed with noise of its own unless a fan already fills the room."""
     silence = b"\0" * 6400
-    if FAN:
+    if fan:
         return silence + pcm + silence
     return add_noise(silence + pcm + silence, SNR_DB, seed=seed)
 
@@ -161,27 +161,24 @@ class Companion:
         self.proc.wait(timeout=10)
 
 
-class Said(float):
-    """When the words ended (play started + their length), as a float; ``began`` is when they began.
+def say(mic, companion: Companion, pcm: bytes) -> tuple[float, float]:
+    """Say ``pcm`` at a quiet moment; when the words began and when they ended (began + their length).
 
     Not when the player returned: with a second stream in the room (--fan) it returned up to half a
     second after the audio ended, later than the companion's reply to a plain "stop"."""
-
-    began: float
-
-
-def say(mic, companion: Companion, pcm: bytes) -> Said:
     companion.wait_quiet()
     began = time.monotonic()
     mic.play(pcm)
-    said = Said(began + len(pcm) / 32000)
-    said.began = began
-    return said
+    return began, began + len(pcm) / 32000
 
 
-def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False) -> dict:
+def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False, with_fan: bool = False) -> dict:
     home = tempfile.mkdtemp(prefix="companion-live-")
-    noise = fan(mic, index) if FAN else None
+    noise = fan(mic, index) if with_fan else None
+
+    def spoken(pcm: bytes) -> bytes:
+        return noisy(pcm, index, fan=with_fan)
+
     companion = Companion(mic, home)
     result: dict = {"run": index}
     try:
@@ -193,7 +190,7 @@ def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False) ->
         if companion.wait_for(("--- Hold for",), 0, 120) is None:
             result["error"] = "the hold never started"
             return result
-        yes = noisy(real("yes", index), index)
+        yes = spoken(real("yes", index))
 
         def attempt(name: str, pcm: bytes, needles: tuple[str, ...], confirm: str | None = None,
                     timeout: float = 8.0) -> None:
@@ -204,11 +201,11 @@ def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False) ->
                 if name == "stop":
                     result[name] = True
                 return
-            said = say(mic, companion, pcm)
-            seen = companion.wait_for(needles + ((confirm,) if confirm else ()), said.began, timeout)
+            began, said = say(mic, companion, pcm)
+            seen = companion.wait_for(needles + ((confirm,) if confirm else ()), began, timeout)
             if seen and confirm and confirm in seen[1]:
-                answered = say(mic, companion, yes)
-                seen = companion.wait_for(needles, answered.began, timeout)
+                began, _ = say(mic, companion, yes)
+                seen = companion.wait_for(needles, began, timeout)
                 result[f"{name}_asked"] = True
             result[name] = seen is not None
             if seen:
@@ -217,22 +214,22 @@ def one_run(mic, index: int, sentences: dict[str, bytes], keep: bool = False) ->
         # "wait" is the pause word the companion teaches; "pause" is what people also say: by turns.
         word = PAUSE_WORDS[index % len(PAUSE_WORDS)]
         result["pause_word"] = word
-        attempt("pause", noisy(sentences[word], index), ("(paused",), "Did you say")
-        attempt("status", noisy(sentences["how long is left"], index), ("left",))
-        attempt("resume", noisy(real("go", index), index), ("(running",), "Did you say")
+        attempt("pause", spoken(sentences[word]), ("(paused",), "Did you say")
+        attempt("status", spoken(sentences["how long is left"]), ("left",))
+        attempt("resume", spoken(real("go", index)), ("(running",), "Did you say")
         stray = STRAY[index % len(STRAY)]
-        said = say(mic, companion, noisy(real(stray, index), index)).began \
+        said = say(mic, companion, spoken(real(stray, index)))[0] \
             if not companion.ended() else time.monotonic()
         changed = companion.wait_for(("YOU SAID", "(paused", "Did you say"), said, 6.0)
         result["stray_word"] = stray
         result["stray_ignored"] = changed is None or "not a command" in changed[1]
-        attempt("symptom", noisy(sentences["the pain is going down my leg"], index), ("SYMPTOM:",), timeout=10.0)
+        attempt("symptom", spoken(sentences["the pain is going down my leg"]), ("SYMPTOM:",), timeout=10.0)
         if result.get("symptom"):
             # "Is it spreading?" - no; then let the companion answer it before going on, as a person
             # would (saying stop straight after "no" talks over its reply).
-            answered = say(mic, companion, noisy(real("no", index), index))
-            result["no_heard"] = companion.wait_for(("answer: no",), answered.began, 6.0) is not None
-        attempt("stop", noisy(real("stop", index), index), ("SESSION STOPPED",), "Do you want to end")
+            began, _ = say(mic, companion, spoken(real("no", index)))
+            result["no_heard"] = companion.wait_for(("answer: no",), began, 6.0) is not None
+        attempt("stop", spoken(real("stop", index)), ("SESSION STOPPED",), "Do you want to end")
     finally:
         companion.close()
         companion.drain()
@@ -284,8 +281,6 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=0,
                         help="the first run's number (each number picks its own speakers and stray word)")
     args = parser.parse_args()
-    global FAN
-    FAN = args.fan
     if not REAL.is_dir():
         sys.exit(f"real recordings are needed: {REAL} is missing")
     if shutil.which("flite") is None:
@@ -295,13 +290,13 @@ def main() -> None:
     runs = []
     with fake_microphone(skip=False) as mic:
         for index in range(args.first, args.first + args.runs):
-            runs.append(one_run(mic, index, sentences, args.keep))
+            runs.append(one_run(mic, index, sentences, args.keep, with_fan=args.fan))
             if not args.json:
                 print(json.dumps({k: v for k, v in runs[-1].items() if k != "transcript"}), flush=True)
             if args.show:
                 print("\n".join(runs[-1]["transcript"]), flush=True)
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-              "snr_db": SNR_DB, "noise": "all along (--fan)" if FAN else "around each word",
+              "snr_db": SNR_DB, "noise": "all along (--fan)" if args.fan else "around each word",
               "summary": summarise(runs), "runs": runs}
     print(json.dumps(report if args.json else report["summary"], indent=2))
 

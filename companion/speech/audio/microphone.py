@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import os
 import queue
-from collections import deque
 import threading
 import time
+from collections import deque
 from typing import Any, Callable, Iterator
 
 from companion.speech.audio.segmenter import FRAME_BYTES
